@@ -1,0 +1,196 @@
+// npyflow inspect: lists every array in .npy and .npz files, optionally with statistics.
+// Without --stats only headers are read: O(1) for a .npy of any size, and a deflated
+// member is inflated only as far as its header.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "io/array_stats.hpp"
+#include "io/error.hpp"
+#include "io/mapped_file.hpp"
+#include "io/npy_array.hpp"
+#include "io/npz_archive.hpp"
+
+namespace npyflow::cli {
+namespace {
+
+struct array_report {
+    std::string name;  // "" for a plain .npy, the member key for an .npz
+    npy_header header;
+    std::optional<array_stats> stats;
+};
+
+struct file_report {
+    std::string path;
+    std::vector<array_report> arrays;
+};
+
+constexpr std::size_t stats_chunk_bytes = 16 << 20;  // a multiple of every item size
+
+bool looks_like_zip(const mapped_file& file) {
+    const auto bytes = file.bytes();
+    if (bytes.size() >= 2 && std::memcmp(bytes.data(), "PK", 2) == 0) return true;
+    const bool npy_magic = bytes.size() >= 6 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0;
+    return !npy_magic && file.path().extension() == ".npz";
+}
+
+array_stats npy_stats(const mapped_file& file, const npy_array& array) {
+    array_stats_accumulator acc(array.header().type, array.header().order);
+    const auto data = array.raw_data();
+    const std::uint64_t base = array.header().data_offset;
+    for (std::size_t at = 0; at < data.size(); at += stats_chunk_bytes) {
+        const std::size_t n = std::min(stats_chunk_bytes, data.size() - at);
+        file.will_need(base + at + n, stats_chunk_bytes);
+        acc.add(data.subspan(at, n));
+        file.dont_need(base + at, n);  // keeps resident memory flat on files larger than RAM
+    }
+    return acc.result();
+}
+
+array_stats member_stats(const npz_archive& archive, const npz_member& member, const npy_header& header) {
+    array_stats_accumulator acc(header.type, header.order);
+    auto reader = archive.open(member);
+    std::vector<std::byte> buffer(stats_chunk_bytes);
+    reader.read(std::span(buffer).first(header.data_offset));  // skip the header
+    for (std::size_t n; (n = reader.read(buffer)) > 0;) acc.add(std::span(buffer).first(n));
+    return acc.result();
+}
+
+file_report inspect_file(const std::string& path, bool with_stats) {
+    file_report report{path, {}};
+    auto file = std::make_shared<const mapped_file>(path);
+    if (!looks_like_zip(*file)) {
+        const npy_array array = parse_npy(file->bytes(), file, path);
+        report.arrays.push_back({"", array.header(), std::nullopt});
+        if (with_stats) report.arrays.back().stats = npy_stats(*file, array);
+        return report;
+    }
+    const npz_archive archive(path);
+    for (const auto& member : archive.members()) {
+        array_report a{member.key, archive.read_header(member), std::nullopt};
+        if (with_stats) a.stats = with_context(path, [&] { return member_stats(archive, member, a.header); });
+        report.arrays.push_back(std::move(a));
+    }
+    return report;
+}
+
+// JSON has no inf or NaN: those are written as the strings numpy prints.
+nlohmann::ordered_json json_number(std::optional<double> v) {
+    if (!v) return nullptr;
+    if (std::isnan(*v)) return "nan";
+    if (std::isinf(*v)) return *v > 0 ? "inf" : "-inf";
+    return *v;
+}
+
+nlohmann::ordered_json to_json(const std::vector<file_report>& reports) {
+    auto files = nlohmann::ordered_json::array();
+    for (const auto& f : reports) {
+        auto arrays = nlohmann::ordered_json::array();
+        for (const auto& a : f.arrays) {
+            nlohmann::ordered_json j;
+            j["name"] = a.name;
+            j["dtype"] = name(a.header.type);
+            j["shape"] = a.header.shape;
+            j["fortran_order"] = a.header.fortran_order;
+            j["byte_order"] = name(a.header.order);
+            j["nbytes"] = a.header.data_bytes();
+            if (a.stats) {
+                j["stats"] = {{"min", json_number(a.stats->min)},
+                              {"max", json_number(a.stats->max)},
+                              {"mean", json_number(a.stats->mean)},
+                              {"nan_count", a.stats->nan_count}};
+            }
+            arrays.push_back(std::move(j));
+        }
+        files.push_back({{"path", f.path}, {"arrays", std::move(arrays)}});
+    }
+    return {{"files", std::move(files)}};
+}
+
+std::string human_bytes(std::uint64_t n) {
+    constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    std::size_t u = 0;
+    while (v >= 1024 && u + 1 < std::size(units)) {
+        v /= 1024;
+        ++u;
+    }
+    return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string stat_text(std::optional<double> v) { return v ? fmt::format("{:.6g}", *v) : "-"; }
+
+void print_text(const std::vector<file_report>& reports, bool with_stats) {
+    for (const auto& f : reports) {
+        fmt::print("{}\n", f.path);
+        std::vector<std::vector<std::string>> rows{{"name", "dtype", "shape", "order", "byte order", "size"}};
+        if (with_stats) rows[0].insert(rows[0].end(), {"min", "max", "mean", "NaNs"});
+        for (const auto& a : f.arrays) {
+            rows.push_back({a.name.empty() ? "-" : a.name, std::string(name(a.header.type)),
+                            format_shape(a.header.shape), a.header.fortran_order ? "F" : "C",
+                            std::string(name(a.header.order)), human_bytes(a.header.data_bytes())});
+            if (a.stats) {
+                rows.back().insert(rows.back().end(), {stat_text(a.stats->min), stat_text(a.stats->max),
+                                                       stat_text(a.stats->mean), std::to_string(a.stats->nan_count)});
+            }
+        }
+        std::vector<std::size_t> width(rows[0].size(), 0);
+        for (const auto& r : rows) {
+            for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+        }
+        for (const auto& r : rows) {
+            std::string line = " ";
+            for (std::size_t c = 0; c < r.size(); ++c) line += fmt::format(" {:<{}}", r[c], width[c]);
+            while (line.back() == ' ') line.pop_back();
+            fmt::print("{}\n", line);
+        }
+    }
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app, command_runner& run) {
+    struct options {
+        std::vector<std::string> paths;
+        bool json = false;
+        bool stats = false;
+    };
+    auto opts = std::make_shared<options>();
+    auto* cmd = app.add_subcommand("inspect", "List every array in .npy and .npz files: name, dtype, shape, order, size");
+    cmd->add_option("PATH", opts->paths, ".npy or .npz files")->required();
+    cmd->add_flag("--json", opts->json, "Print JSON: {\"files\":[{\"path\":...,\"arrays\":[...]}]}");
+    cmd->add_flag("--stats", opts->stats,
+                  "Also compute min, max, mean and NaN count in one streaming pass; this reads all data "
+                  "and so also verifies every .npz member's CRC-32");
+    cmd->callback([&run, opts] {
+        run = [opts] {
+            std::vector<file_report> reports;
+            int status = 0;
+            for (const auto& path : opts->paths) {
+                try {
+                    reports.push_back(inspect_file(path, opts->stats));
+                } catch (const error& e) {
+                    fmt::print(stderr, "npyflow: error: {}\n", e.what());
+                    status = 1;
+                }
+            }
+            if (opts->json) {
+                fmt::print("{}\n", to_json(reports).dump());
+            } else {
+                print_text(reports, opts->stats);
+            }
+            return status;
+        };
+    });
+}
+
+}  // namespace npyflow::cli

@@ -1,0 +1,40 @@
+// npyflow command-line entry point. Exit codes: 0 ok, 1 bad data or a failed job,
+// 2 a usage error. Errors are one line on stderr starting with "npyflow: error:".
+
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"npyflow: stream NumPy .npy/.npz files through preprocessing and oneDNN networks.\n"
+                 "Run 'npyflow COMMAND --help' for a command's options."};
+    app.name("npyflow");
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "npyflow 0.1.0");
+
+    npyflow::cli::command_runner run;
+    npyflow::cli::add_inspect_command(app, run);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "npyflow: error: {}\nRun 'npyflow --help' for usage.\n", e.what());
+        return 2;
+    }
+
+    try {
+        return run();
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "npyflow: error: {}\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,22 @@
+# Compiler settings shared by every npyflow target, as INTERFACE targets rather than
+# global flags, so that third-party code is compiled as its authors intended.
+
+add_library(npyflow_warnings INTERFACE)
+add_library(npyflow::warnings ALIAS npyflow_warnings)
+target_compile_options(npyflow_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference)
+
+if(NPYFLOW_SANITIZE)
+  add_compile_options(-fsanitize=${NPYFLOW_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${NPYFLOW_SANITIZE})
+endif()
+
+# Declares a module library: npyflow_<name>, aliased npyflow::<name>, headers included as "<name>/file.hpp".
+function(npyflow_module name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
+  add_library(npyflow_${name} ${ARG_SOURCES})
+  add_library(npyflow::${name} ALIAS npyflow_${name})
+  target_include_directories(npyflow_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(npyflow_${name} PUBLIC ${ARG_DEPENDS} PRIVATE npyflow::warnings)
+endfunction()

@@ -1,0 +1,61 @@
+#include "io/mapped_file.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+
+#include <boost/iostreams/device/mapped_file.hpp>
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+
+namespace npyflow {
+
+struct mapped_file::impl {
+    boost::iostreams::mapped_file_source source;
+};
+
+mapped_file::mapped_file(const std::filesystem::path& path) : path_(path), impl_(std::make_unique<impl>()) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) {
+        throw error(fmt::format("{}: cannot open: {}", path.string(), ec ? ec.message() : "no such file"));
+    }
+    if (std::filesystem::is_directory(status)) throw error(fmt::format("{}: is a directory", path.string()));
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw error(fmt::format("{}: cannot open: {}", path.string(), ec.message()));
+    if (size == 0) return;  // mmap cannot map zero bytes; an empty span serves
+    try {
+        impl_->source.open(path.string());
+    } catch (const std::exception& e) {
+        throw error(fmt::format("{}: cannot map: {}", path.string(), e.what()));
+    }
+    bytes_ = {reinterpret_cast<const std::byte*>(impl_->source.data()), impl_->source.size()};
+}
+
+mapped_file::~mapped_file() = default;
+
+namespace {
+
+void advise(std::span<const std::byte> bytes, std::uint64_t offset, std::uint64_t length, int advice) {
+    if (offset >= bytes.size()) return;
+    length = std::min<std::uint64_t>(length, bytes.size() - offset);
+    static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<std::uintptr_t>(bytes.data() + offset);
+    const auto end = begin + length;
+    begin &= ~(page - 1);  // madvise wants a page-aligned start
+    // Advice is only a hint; failure changes nothing that is observable.
+    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+}  // namespace
+
+void mapped_file::will_need(std::uint64_t offset, std::uint64_t length) const {
+    advise(bytes_, offset, length, MADV_WILLNEED);
+}
+
+void mapped_file::dont_need(std::uint64_t offset, std::uint64_t length) const {
+    advise(bytes_, offset, length, MADV_DONTNEED);
+}
+
+}  // namespace npyflow

@@ -1,0 +1,52 @@
+#include "io/npy_writer.hpp"
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "io/npy_header.hpp"
+
+namespace npyflow {
+
+npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape)
+    : file_(std::move(path)) {
+    const std::string header = format_npy_header(type, shape);
+    rows_ = shape.empty() ? 1 : shape[0];
+    row_bytes_ = itemsize(type);
+    for (std::size_t i = 1; i < shape.size(); ++i) row_bytes_ *= shape[i];
+    data_offset_ = header.size();
+    file_.write_at(0, std::as_bytes(std::span(header)));
+    file_.resize(data_offset_ + rows_ * row_bytes_);
+}
+
+void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> src) {
+    if (row_bytes_ == 0) return;
+    if (src.size() % row_bytes_ != 0) {
+        throw error(fmt::format("{}: {} bytes is not a whole number of {}-byte rows", path().string(), src.size(),
+                                row_bytes_));
+    }
+    const std::uint64_t count = src.size() / row_bytes_;
+    if (first_row > rows_ || count > rows_ - first_row) {
+        throw error(fmt::format("{}: rows [{}, {}) are past the end ({} rows)", path().string(), first_row,
+                                first_row + count, rows_));
+    }
+    file_.write_at(data_offset_ + first_row * row_bytes_, src);
+    bytes_written_ += src.size();
+}
+
+void npy_writer::commit() {
+    const std::uint64_t expected = rows_ * row_bytes_;
+    if (bytes_written_ != expected) {
+        throw error(fmt::format("{}: {} of {} data bytes were written; not committing", path().string(),
+                                bytes_written_.load(), expected));
+    }
+    file_.commit();
+}
+
+void write_npy(const std::filesystem::path& path, dtype type, const std::vector<std::uint64_t>& shape,
+               std::span<const std::byte> data) {
+    npy_writer writer(path, type, shape);
+    writer.write_rows(0, data);
+    writer.commit();
+}
+
+}  // namespace npyflow

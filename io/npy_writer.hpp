@@ -1,0 +1,45 @@
+#pragma once
+// Writing .npy outputs whose shape is known up front: the header goes first, then rows
+// at their offsets, in any order and from any thread. The file appears under its real
+// name only on commit(), and only if every byte of data was written.
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "io/dtype.hpp"
+#include "io/partial_file.hpp"
+
+namespace npyflow {
+
+class npy_writer {
+public:
+    // shape[0] is the row count; an empty shape writes a 0-d array of one element.
+    npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape);
+
+    std::uint64_t rows() const { return rows_; }
+    std::uint64_t row_bytes() const { return row_bytes_; }
+    const std::filesystem::path& path() const { return file_.path(); }
+
+    // Writes whole rows starting at first_row; src holds a multiple of row_bytes().
+    // Thread-safe for disjoint row ranges.
+    void write_rows(std::uint64_t first_row, std::span<const std::byte> src);
+
+    // Checks that every row was written, then flushes and renames into place.
+    void commit();
+
+private:
+    partial_file file_;
+    std::uint64_t rows_ = 0;
+    std::uint64_t row_bytes_ = 0;
+    std::uint64_t data_offset_ = 0;
+    std::atomic<std::uint64_t> bytes_written_{0};
+};
+
+// Writes a whole array (C order, little endian) in one go.
+void write_npy(const std::filesystem::path& path, dtype type, const std::vector<std::uint64_t>& shape,
+               std::span<const std::byte> data);
+
+}  // namespace npyflow

@@ -1,0 +1,68 @@
+#include "io/partial_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+
+namespace npyflow {
+namespace {
+
+[[noreturn]] void fail(std::string_view action, const std::filesystem::path& path) {
+    throw error(fmt::format("{}: cannot {}: {}", path.string(), action, std::strerror(errno)));
+}
+
+}  // namespace
+
+partial_file::partial_file(std::filesystem::path path) : path_(std::move(path)) {
+    partial_path_ = path_;
+    partial_path_ += ".partial";
+    fd_ = ::open(partial_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail("create", partial_path_);
+}
+
+partial_file::~partial_file() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(partial_path_.c_str());
+}
+
+void partial_file::write_at(std::uint64_t offset, std::span<const std::byte> bytes) const {
+    while (!bytes.empty()) {
+        const ssize_t n = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("write", partial_path_);
+        }
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+    }
+}
+
+void partial_file::resize(std::uint64_t size) const {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("resize", partial_path_);
+}
+
+void partial_file::commit() {
+    if (committed_) return;
+    if (::fsync(fd_) != 0) fail("flush", partial_path_);
+    if (::close(fd_) != 0) {
+        fd_ = -1;
+        fail("close", partial_path_);
+    }
+    fd_ = -1;
+    if (::rename(partial_path_.c_str(), path_.c_str()) != 0) fail("rename into place", path_);
+    committed_ = true;
+    // Make the rename itself durable.
+    const auto dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        (void)::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+}  // namespace npyflow
