@@ -74,10 +74,10 @@ file_report inspect_file(const std::string& path, bool with_stats) {
         if (with_stats) report.arrays.back().stats = npy_stats(*file, array);
         return report;
     }
-    const npz_archive archive(path);
+    const npz_archive archive(file->bytes(), file, path);
     for (const auto& member : archive.members()) {
         array_report a{member.key, archive.read_header(member), std::nullopt};
-        if (with_stats) a.stats = with_context(path, [&] { return member_stats(archive, member, a.header); });
+        if (with_stats) a.stats = with_context(archive.where(member), [&] { return member_stats(archive, member, a.header); });
         report.arrays.push_back(std::move(a));
     }
     return report;

@@ -43,6 +43,7 @@ void npy_array::copy_rows(std::uint64_t first, std::uint64_t count, std::span<st
     if (dst.size() != bytes) {
         throw error(fmt::format("{}: destination holds {} bytes, {} rows need {}", where_, dst.size(), count, bytes));
     }
+    if (bytes == 0) return;  // empty spans may hold null pointers, which memcpy must not see
     const std::size_t item = itemsize(header_.type);
     if (header_.is_c_contiguous()) {
         std::memcpy(dst.data(), data_.data() + first * row_bytes(), bytes);

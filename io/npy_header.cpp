@@ -285,6 +285,15 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
     return h;
 }
 
+std::size_t npy_prefix_length(std::span<const std::byte> preamble) {
+    if (preamble.size() < 10) return preamble.size();
+    const bool v1 = std::to_integer<int>(preamble[6]) == 1;
+    if (!v1 && preamble.size() < 12) return preamble.size();
+    const std::uint64_t header_start = v1 ? 10 : 12;
+    const std::uint64_t length = header_start + read_le(preamble, 8, v1 ? 2 : 4);
+    return static_cast<std::size_t>(std::min<std::uint64_t>(length, npy_max_prefix_length));
+}
+
 std::string format_shape(const std::vector<std::uint64_t>& shape) {
     if (shape.size() == 1) return fmt::format("({},)", shape[0]);
     return fmt::format("({})", fmt::join(shape, ", "));

@@ -16,8 +16,10 @@ namespace npyflow {
 
 inline constexpr std::size_t npy_max_header_length = 10000;  // numpy's own cap (_MAX_HEADER_SIZE)
 inline constexpr std::size_t npy_max_ndim = 64;              // numpy's NPY_MAXDIMS
+// The fixed part before the header text: magic, version, length (12 bytes covers v2/v3).
+inline constexpr std::size_t npy_preamble_length = 12;
 // Bytes of the file that always hold the whole preamble and header of a valid file.
-inline constexpr std::size_t npy_max_prefix_length = 12 + npy_max_header_length;
+inline constexpr std::size_t npy_max_prefix_length = npy_preamble_length + npy_max_header_length;
 
 struct npy_header {
     dtype type = dtype::float32;
@@ -43,6 +45,12 @@ struct npy_header {
 // that runs past its end. Throws npyflow::error saying what is wrong.
 // Checks that element_count * itemsize fits in 63 bits; does not check the data length.
 npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size);
+
+// How many bytes from the start of a file hold its preamble and header, judged from its
+// first npy_preamble_length bytes (fewer if the file is shorter); capped at
+// npy_max_prefix_length. Lets a streaming reader fetch exactly the header and no data;
+// never throws, since parse_npy_header reports whatever is wrong.
+std::size_t npy_prefix_length(std::span<const std::byte> preamble);
 
 // The preamble and header numpy would write for this array: version 1, dict keys in
 // numpy's order, padded with spaces and '\n' to a multiple of 64 bytes.

@@ -119,8 +119,8 @@ void apply_zip64_extra(const archive_bytes& in, std::uint64_t extra, std::uint64
     }
 }
 
-std::string crc_mismatch(std::string_view name, std::uint32_t expected, std::uint32_t actual) {
-    return fmt::format("member '{}': CRC-32 mismatch (directory 0x{:08x}, data 0x{:08x})", name, expected, actual);
+std::string crc_mismatch(std::uint32_t expected, std::uint32_t actual) {
+    return fmt::format("CRC-32 mismatch (directory 0x{:08x}, data 0x{:08x})", expected, actual);
 }
 
 }  // namespace
@@ -209,7 +209,6 @@ struct npz_member_reader::impl {
     std::uint64_t produced = 0;
     uLong crc = crc32(0L, Z_NULL, 0);
     bool finished = false;
-    std::string name;
 
     std::size_t pull(std::span<std::byte> dst) {
         if (!inflate) {
@@ -221,9 +220,9 @@ struct npz_member_reader::impl {
         try {
             inflate->read(reinterpret_cast<char*>(dst.data()), static_cast<std::streamsize>(dst.size()));
         } catch (const std::exception& e) {
-            throw error(fmt::format("member '{}': corrupt deflate data ({})", name, e.what()));
+            throw error(fmt::format("corrupt deflate data ({})", e.what()));
         }
-        if (inflate->bad()) throw error(fmt::format("member '{}': corrupt deflate data", name));
+        if (inflate->bad()) throw error("corrupt deflate data");
         return static_cast<std::size_t>(inflate->gcount());
     }
 
@@ -231,10 +230,9 @@ struct npz_member_reader::impl {
         // Inflating past the declared size would mean the directory lies; one probe byte tells.
         std::byte probe{};
         if (pull({&probe, 1}) != 0 || produced != expected_size) {
-            throw error(fmt::format("member '{}': inflated size disagrees with the directory's {} bytes", name,
-                                    expected_size));
+            throw error(fmt::format("inflated size disagrees with the directory's {} bytes", expected_size));
         }
-        if (crc != expected_crc) throw error(crc_mismatch(name, expected_crc, static_cast<std::uint32_t>(crc)));
+        if (crc != expected_crc) throw error(crc_mismatch(expected_crc, static_cast<std::uint32_t>(crc)));
         finished = true;
     }
 };
@@ -244,7 +242,6 @@ npz_member_reader::npz_member_reader(std::span<const std::byte> archive, const n
     const auto data = archive.subspan(member.data_offset, member.compressed_size);
     impl_->expected_size = member.uncompressed_size;
     impl_->expected_crc = member.crc32;
-    impl_->name = member.file_name;
     if (member.deflated) {
         // Raw deflate (no zlib header), as zip stores it.
         bio::zlib_params params;
@@ -270,7 +267,7 @@ std::size_t npz_member_reader::read(std::span<std::byte> dst) {
     s.crc = crc32_z(s.crc, reinterpret_cast<const Bytef*>(dst.data()), got);
     s.produced += got;
     if (got < want) {
-        throw error(fmt::format("member '{}': data ends after {} of {} bytes", s.name, s.produced, s.expected_size));
+        throw error(fmt::format("data ends after {} of {} bytes", s.produced, s.expected_size));
     }
     if (s.produced == s.expected_size) s.check_end();
     return got;
@@ -278,10 +275,20 @@ std::size_t npz_member_reader::read(std::span<std::byte> dst) {
 
 // ---- npz_archive ----
 
-npz_archive::npz_archive(const std::filesystem::path& path)
-    : path_(path), file_(std::make_shared<const mapped_file>(path)) {
-    members_ = with_context(path.string(), [&] { return parse_zip_directory(file_->bytes()); });
+npz_archive::npz_archive(std::span<const std::byte> bytes, std::shared_ptr<const void> owner, std::string name)
+    : bytes_(bytes), owner_(std::move(owner)), name_(std::move(name)) {
+    members_ = with_context(name_, [&] { return parse_zip_directory(bytes_); });
 }
+
+namespace {
+npz_archive map_archive(const std::filesystem::path& path) {
+    auto file = std::make_shared<const mapped_file>(path);
+    const auto bytes = file->bytes();
+    return npz_archive(bytes, std::move(file), path.string());
+}
+}  // namespace
+
+npz_archive::npz_archive(const std::filesystem::path& path) : npz_archive(map_archive(path)) {}
 
 const npz_member* npz_archive::find(std::string_view key) const {
     const auto it = std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m.key == key; });
@@ -289,23 +296,26 @@ const npz_member* npz_archive::find(std::string_view key) const {
 }
 
 std::string npz_archive::where(const npz_member& member) const {
-    return fmt::format("{}: {}", path_.string(), member.key);
+    return fmt::format("{}: {}", name_, member.key);
 }
 
 npz_member_reader npz_archive::open(const npz_member& member) const {
-    return npz_member_reader(file_->bytes(), member);
+    return npz_member_reader(bytes_, member);
 }
 
 npy_header npz_archive::read_header(const npz_member& member) const {
     return with_context(where(member), [&] {
-        std::vector<std::byte> prefix(
-            static_cast<std::size_t>(std::min<std::uint64_t>(member.uncompressed_size, npy_max_prefix_length)));
+        // The preamble first, then exactly the rest of the header: no data is read.
+        std::vector<std::byte> prefix(npy_preamble_length);
         auto reader = open(member);
         prefix.resize(reader.read(prefix));
+        const std::size_t have = prefix.size();
+        prefix.resize(std::max(have, npy_prefix_length(prefix)));
+        prefix.resize(have + reader.read(std::span(prefix).subspan(have)));
         npy_header header = parse_npy_header(prefix, member.uncompressed_size);
         if (header.data_offset + header.data_bytes() != member.uncompressed_size) {
             throw error(fmt::format("member size {} bytes disagrees with its npy header ({} {}: {} + {} bytes)",
-                                    member.uncompressed_size, format_shape(header.shape), name(header.type),
+                                    member.uncompressed_size, format_shape(header.shape), npyflow::name(header.type),
                                     header.data_offset, header.data_bytes()));
         }
         return header;
@@ -315,13 +325,13 @@ npy_header npz_archive::read_header(const npz_member& member) const {
 npy_array npz_archive::load(const npz_member& member) const {
     read_header(member);  // size and header checks before anything large is allocated
     if (!member.deflated) {
-        const auto bytes = file_->bytes().subspan(member.data_offset, member.uncompressed_size);
+        const auto bytes = bytes_.subspan(member.data_offset, member.uncompressed_size);
         const auto crc = static_cast<std::uint32_t>(crc32_z(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-        if (crc != member.crc32) throw error(fmt::format("{}: {}", path_.string(), crc_mismatch(member.file_name, member.crc32, crc)));
-        return parse_npy(bytes, file_, where(member));
+        if (crc != member.crc32) throw error(fmt::format("{}: {}", where(member), crc_mismatch(member.crc32, crc)));
+        return parse_npy(bytes, owner_, where(member));
     }
     auto buffer = std::make_shared<std::vector<std::byte>>(member.uncompressed_size);
-    with_context(path_.string(), [&] { open(member).read(*buffer); });
+    with_context(where(member), [&] { open(member).read(*buffer); });
     return parse_npy(*buffer, buffer, where(member));
 }
 

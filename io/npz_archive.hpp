@@ -16,8 +16,6 @@
 
 namespace npyflow {
 
-class mapped_file;
-
 struct npz_member {
     std::string key;        // the name without ".npy", an opaque string: "dense/kernel:0"
     std::string file_name;  // the name as stored in the archive
@@ -34,7 +32,8 @@ struct npz_member {
 std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes);
 
 // Pulls one member's bytes (npy header and data) in order, inflating if needed; checks
-// at the end that the size and CRC-32 match the central directory.
+// at the end that the size and CRC-32 match the central directory. Its errors do not
+// name the member: callers add that (npz_archive::where).
 class npz_member_reader {
 public:
     npz_member_reader(std::span<const std::byte> archive, const npz_member& member);
@@ -54,8 +53,10 @@ class npz_archive {
 public:
     // Maps the archive and parses its directory; reads no member data.
     explicit npz_archive(const std::filesystem::path& path);
+    // An archive already in memory; `owner` keeps `bytes` alive, `name` is used in messages.
+    npz_archive(std::span<const std::byte> bytes, std::shared_ptr<const void> owner, std::string name);
 
-    const std::filesystem::path& path() const { return path_; }
+    const std::string& name() const { return name_; }
     const std::vector<npz_member>& members() const { return members_; }
     const npz_member* find(std::string_view key) const;
 
@@ -73,8 +74,9 @@ public:
     std::string where(const npz_member& member) const;
 
 private:
-    std::filesystem::path path_;
-    std::shared_ptr<const mapped_file> file_;
+    std::span<const std::byte> bytes_;
+    std::shared_ptr<const void> owner_;
+    std::string name_;
     std::vector<npz_member> members_;
 };
 

@@ -35,7 +35,7 @@ std::string deflate(std::string_view raw) {
     return {out.begin(), out.end()};
 }
 
-bool needs_zip64(std::uint64_t compressed, std::uint64_t uncompressed, std::uint64_t offset) {
+bool over_32_bits(std::uint64_t compressed, std::uint64_t uncompressed, std::uint64_t offset) {
     return compressed >= zip::zip64_marker || uncompressed >= zip::zip64_marker || offset >= zip::zip64_marker;
 }
 
@@ -52,7 +52,8 @@ std::string zip64_extra(std::uint64_t compressed, std::uint64_t uncompressed, co
 
 }  // namespace
 
-npz_writer::npz_writer(std::filesystem::path path, compression how) : file_(std::move(path)), how_(how) {}
+npz_writer::npz_writer(std::filesystem::path path, compression how, bool force_zip64)
+    : file_(std::move(path)), how_(how), force_zip64_(force_zip64) {}
 
 void npz_writer::add(std::string_view key, dtype type, const std::vector<std::uint64_t>& shape,
                      std::span<const std::byte> data) {
@@ -74,7 +75,7 @@ void npz_writer::add(std::string_view key, dtype type, const std::vector<std::ui
     const std::string body = e.deflated ? deflate(member) : std::move(member);
     e.compressed_size = body.size();
 
-    const bool zip64 = needs_zip64(e.compressed_size, e.uncompressed_size, 0);
+    const bool zip64 = force_zip64_ || over_32_bits(e.compressed_size, e.uncompressed_size, 0);
     const std::string extra = zip64 ? zip64_extra(e.compressed_size, e.uncompressed_size, nullptr) : "";
     std::string header;
     append_le(header, zip::local_header_signature, 4);
@@ -99,7 +100,7 @@ void npz_writer::add(std::string_view key, dtype type, const std::vector<std::ui
 void npz_writer::commit() {
     std::string directory;
     for (const auto& e : entries_) {
-        const bool zip64 = needs_zip64(e.compressed_size, e.uncompressed_size, e.local_offset);
+        const bool zip64 = force_zip64_ || over_32_bits(e.compressed_size, e.uncompressed_size, e.local_offset);
         const std::string extra = zip64 ? zip64_extra(e.compressed_size, e.uncompressed_size, &e.local_offset) : "";
         append_le(directory, zip::central_header_signature, 4);
         append_le(directory, zip64 ? version_zip64 : version_deflate, 2);  // version made by (MS-DOS)
@@ -112,7 +113,7 @@ void npz_writer::commit() {
         append_le(directory, zip64 ? zip::zip64_marker : e.uncompressed_size, 4);
         append_le(directory, e.file_name.size(), 2);
         append_le(directory, extra.size(), 2);
-        append_le(directory, 0, 2 + 2 + 2 + 4);  // comment length, disk, internal and external attributes
+        directory.append(2 + 2 + 2 + 4, '\0');  // comment length, disk, internal and external attributes
         append_le(directory, zip64 ? zip::zip64_marker : e.local_offset, 4);
         directory += e.file_name;
         directory += extra;
@@ -120,7 +121,7 @@ void npz_writer::commit() {
 
     const std::uint64_t directory_offset = offset_;
     const std::uint64_t count = entries_.size();
-    const bool zip64 = count >= zip::zip64_marker16 || directory_offset >= zip::zip64_marker ||
+    const bool zip64 = force_zip64_ || count >= zip::zip64_marker16 || directory_offset >= zip::zip64_marker ||
                        directory.size() >= zip::zip64_marker;
     std::string end;
     if (zip64) {
@@ -129,7 +130,7 @@ void npz_writer::commit() {
         append_le(end, zip::zip64_end_of_central_directory_size - 12, 8);  // size of the rest of the record
         append_le(end, version_zip64, 2);
         append_le(end, version_zip64, 2);
-        append_le(end, 0, 4 + 4);  // this disk, directory's disk
+        end.append(4 + 4, '\0');  // this disk, directory's disk
         append_le(end, count, 8);
         append_le(end, count, 8);
         append_le(end, directory.size(), 8);
@@ -140,7 +141,7 @@ void npz_writer::commit() {
         append_le(end, 1, 4);  // total disks
     }
     append_le(end, zip::end_of_central_directory_signature, 4);
-    append_le(end, 0, 2 + 2);
+    end.append(2 + 2, '\0');  // this disk, directory's disk
     append_le(end, zip64 ? zip::zip64_marker16 : count, 2);
     append_le(end, zip64 ? zip::zip64_marker16 : count, 2);
     append_le(end, zip64 ? zip::zip64_marker : directory.size(), 4);

@@ -20,7 +20,8 @@ class npz_writer {
 public:
     enum class compression { stored, deflated };
 
-    explicit npz_writer(std::filesystem::path path, compression how = compression::stored);
+    // force_zip64 writes zip64 records even where sizes fit in 32 bits, as numpy does.
+    explicit npz_writer(std::filesystem::path path, compression how = compression::stored, bool force_zip64 = false);
 
     // Adds key.npy holding data (C order, little endian) of the given type and shape.
     void add(std::string_view key, dtype type, const std::vector<std::uint64_t>& shape,
@@ -41,6 +42,7 @@ private:
 
     partial_file file_;
     compression how_;
+    bool force_zip64_;
     std::vector<entry> entries_;
     std::set<std::string, std::less<>> keys_;
     std::uint64_t offset_ = 0;

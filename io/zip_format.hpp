@@ -42,6 +42,7 @@ inline std::uint64_t read_le(std::span<const std::byte> bytes, std::size_t offse
     return v;
 }
 
+// Appends value as a little-endian field of width bytes (at most 8).
 inline void append_le(std::string& out, std::uint64_t value, std::size_t width) {
     for (std::size_t i = 0; i < width; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
 }
