@@ -12,6 +12,11 @@ if(NPYFLOW_SANITIZE)
   add_link_options(-fsanitize=${NPYFLOW_SANITIZE})
 endif()
 
+# libFuzzer needs coverage instrumentation in the code under test, not only in the target.
+if(NPYFLOW_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # Declares a module library: npyflow_<name>, aliased npyflow::<name>, headers included as "<name>/file.hpp".
 function(npyflow_module name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})

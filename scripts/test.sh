@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs the dependencies, then
+#   1. builds with GCC (Release) and runs every test;
+#   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer, with the
+#      libFuzzer targets, and runs the io tests, the CLI bad-input test, the seed-corpus
+#      replay and a short fuzzing run of each target.
+# Exits non-zero if anything fails. Set NPYFLOW_FUZZ_SECONDS to fuzz longer (default 20).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+jobs=$(nproc)
+
+echo "=== release build (gcc) ==="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "=== sanitizer build (clang, address + undefined, libFuzzer) ==="
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DNPYFLOW_SANITIZE=address,undefined -DNPYFLOW_FUZZ=ON \
+  -DNPYFLOW_FUZZ_SECONDS="${NPYFLOW_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build build-sanitize -j "$jobs"
+ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L io
