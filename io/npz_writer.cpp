@@ -52,6 +52,19 @@ std::string zip64_extra(std::uint64_t compressed, std::uint64_t uncompressed, co
 
 }  // namespace
 
+// The run of fields local and central headers share, from "version needed" to "extra length".
+void npz_writer::append_entry_fields(std::string& out, const entry& e, bool zip64, std::size_t extra_length) {
+    append_le(out, zip64 ? version_zip64 : version_deflate, 2);
+    append_le(out, zip::flag_utf8, 2);
+    append_le(out, e.deflated ? zip::method_deflated : zip::method_stored, 2);
+    append_le(out, dos_date_time, 4);
+    append_le(out, e.crc32, 4);
+    append_le(out, zip64 ? zip::zip64_marker : e.compressed_size, 4);
+    append_le(out, zip64 ? zip::zip64_marker : e.uncompressed_size, 4);
+    append_le(out, e.file_name.size(), 2);
+    append_le(out, extra_length, 2);
+}
+
 npz_writer::npz_writer(std::filesystem::path path, compression how, bool force_zip64)
     : file_(std::move(path)), how_(how), force_zip64_(force_zip64) {}
 
@@ -79,15 +92,7 @@ void npz_writer::add(std::string_view key, dtype type, const std::vector<std::ui
     const std::string extra = zip64 ? zip64_extra(e.compressed_size, e.uncompressed_size, nullptr) : "";
     std::string header;
     append_le(header, zip::local_header_signature, 4);
-    append_le(header, zip64 ? version_zip64 : version_deflate, 2);
-    append_le(header, zip::flag_utf8, 2);
-    append_le(header, e.deflated ? zip::method_deflated : zip::method_stored, 2);
-    append_le(header, dos_date_time, 4);
-    append_le(header, e.crc32, 4);
-    append_le(header, zip64 ? zip::zip64_marker : e.compressed_size, 4);
-    append_le(header, zip64 ? zip::zip64_marker : e.uncompressed_size, 4);
-    append_le(header, e.file_name.size(), 2);
-    append_le(header, extra.size(), 2);
+    append_entry_fields(header, e, zip64, extra.size());
     header += e.file_name;
     header += extra;
 
@@ -104,15 +109,7 @@ void npz_writer::commit() {
         const std::string extra = zip64 ? zip64_extra(e.compressed_size, e.uncompressed_size, &e.local_offset) : "";
         append_le(directory, zip::central_header_signature, 4);
         append_le(directory, zip64 ? version_zip64 : version_deflate, 2);  // version made by (MS-DOS)
-        append_le(directory, zip64 ? version_zip64 : version_deflate, 2);
-        append_le(directory, zip::flag_utf8, 2);
-        append_le(directory, e.deflated ? zip::method_deflated : zip::method_stored, 2);
-        append_le(directory, dos_date_time, 4);
-        append_le(directory, e.crc32, 4);
-        append_le(directory, zip64 ? zip::zip64_marker : e.compressed_size, 4);
-        append_le(directory, zip64 ? zip::zip64_marker : e.uncompressed_size, 4);
-        append_le(directory, e.file_name.size(), 2);
-        append_le(directory, extra.size(), 2);
+        append_entry_fields(directory, e, zip64, extra.size());
         directory.append(2 + 2 + 2 + 4, '\0');  // comment length, disk, internal and external attributes
         append_le(directory, zip64 ? zip::zip64_marker : e.local_offset, 4);
         directory += e.file_name;

@@ -39,6 +39,7 @@ private:
         std::uint64_t uncompressed_size;
         std::uint64_t local_offset;
     };
+    static void append_entry_fields(std::string& out, const entry& e, bool zip64, std::size_t extra_length);
 
     partial_file file_;
     compression how_;

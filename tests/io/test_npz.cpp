@@ -29,6 +29,12 @@ struct sample_arrays {
 
 std::vector<std::byte> as_vector(std::span<const std::byte> s) { return {s.begin(), s.end()}; }
 
+void write_sample(const std::filesystem::path& path, npz_writer::compression how = npz_writer::compression::stored) {
+    npz_writer w(path, how);
+    sample_arrays().add_to(w);
+    w.commit();
+}
+
 std::string fmt_name(npz_writer::compression how, bool zip64) {
     return std::string(how == npz_writer::compression::deflated ? "deflated" : "stored") + (zip64 ? "_zip64" : "") +
            ".npz";
@@ -78,11 +84,7 @@ TEST_CASE("npz.stored_members_are_served_from_the_mapping", "[io][npz]") {
     test::scratch_dir dir;
     const auto path = dir / "w.npz";
     const sample_arrays arrays;
-    {
-        npz_writer w(path);
-        arrays.add_to(w);
-        w.commit();
-    }
+    write_sample(path);
     // The same bytes in memory: the array's data must point into them, not into a copy.
     const auto bytes = std::make_shared<std::vector<std::byte>>(test::read_file(path));
     const npz_archive archive(*bytes, bytes, "in-memory");
@@ -95,11 +97,7 @@ TEST_CASE("npz.reader.streams_members_in_any_chunking", "[io][npz]") {
     test::scratch_dir dir;
     const auto path = dir / "w.npz";
     const sample_arrays arrays;
-    {
-        npz_writer w(path, npz_writer::compression::deflated);
-        arrays.add_to(w);
-        w.commit();
-    }
+    write_sample(path, npz_writer::compression::deflated);
     const npz_archive archive(path);
     const auto& member = archive.members()[0];
     std::vector<std::byte> whole;
@@ -124,11 +122,7 @@ TEST_CASE("npz.reader.detects_corruption_of_a_written_archive", "[io][npz]") {
     test::scratch_dir dir;
     const auto path = dir / "w.npz";
     const sample_arrays arrays;
-    {
-        npz_writer w(path);
-        arrays.add_to(w);
-        w.commit();
-    }
+    write_sample(path);
     auto bytes = test::read_file(path);
     const npz_archive clean(path);
     const auto data_at = clean.members()[0].data_offset + clean.read_header(clean.members()[0]).data_offset;
