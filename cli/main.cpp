@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
 
     npyflow::cli::command_runner run;
     npyflow::cli::add_inspect_command(app, run);
+    npyflow::cli::add_preprocess_command(app, run);
 
     try {
         app.parse(argc, argv);

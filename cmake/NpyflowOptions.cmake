@@ -7,6 +7,14 @@ target_compile_options(npyflow_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference)
 
+# Code generation for npyflow's own code. -march=native: the build is made on the machine
+# that runs it (scripts/demo.sh), and the preprocessing kernels vectorize for its AVX2.
+# -ffp-contract=off: no fused multiply-adds, so ops round exactly as numpy does.
+set(NPYFLOW_ARCH "native" CACHE STRING "-march= value for npyflow's code; empty for the compiler's default")
+add_library(npyflow_codegen INTERFACE)
+add_library(npyflow::codegen ALIAS npyflow_codegen)
+target_compile_options(npyflow_codegen INTERFACE -ffp-contract=off $<$<BOOL:${NPYFLOW_ARCH}>:-march=${NPYFLOW_ARCH}>)
+
 if(NPYFLOW_SANITIZE)
   add_compile_options(-fsanitize=${NPYFLOW_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${NPYFLOW_SANITIZE})
@@ -23,5 +31,5 @@ function(npyflow_module name)
   add_library(npyflow_${name} ${ARG_SOURCES})
   add_library(npyflow::${name} ALIAS npyflow_${name})
   target_include_directories(npyflow_${name} PUBLIC ${PROJECT_SOURCE_DIR})
-  target_link_libraries(npyflow_${name} PUBLIC ${ARG_DEPENDS} PRIVATE npyflow::warnings)
+  target_link_libraries(npyflow_${name} PUBLIC ${ARG_DEPENDS} PRIVATE npyflow::warnings npyflow::codegen)
 endfunction()

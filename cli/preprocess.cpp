@@ -1,0 +1,116 @@
+// npyflow preprocess: streams .npy inputs through the spec's "preprocess" ops into one .npy.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/json_file.hpp"
+#include "cli/stop_signal.hpp"
+#include "io/error.hpp"
+#include "io/npy_writer.hpp"
+#include "ops/op_registry.hpp"
+#include "ops/preprocess_plan.hpp"
+#include "pipeline/dataset.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace npyflow::cli {
+namespace {
+
+struct preprocess_options {
+    std::vector<std::filesystem::path> inputs;
+    std::filesystem::path output;
+    std::filesystem::path spec;
+    pipeline_options pipeline;
+    bool quiet = false;
+};
+
+void check_output_is_not_an_input(const preprocess_options& o) {
+    for (const auto& in : o.inputs) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(in, o.output, ec)) {
+            throw error(fmt::format("{}: the output would replace an input", o.output.string()));
+        }
+    }
+}
+
+int run_preprocess(preprocess_options& o) {
+    const auto& stop = install_stop_handler();
+    o.pipeline.stop = &stop;
+    const auto spec = read_json_file(o.spec);
+    if (!spec.is_object() || !spec.contains("preprocess")) {
+        throw error(fmt::format("{}: needs a \"preprocess\" list of ops", o.spec.string()));
+    }
+    const dataset input(o.inputs);
+    const preprocess_plan plan = with_context(o.spec.string(), [&] {
+        return preprocess_plan(parse_ops(spec["preprocess"]), {input.type(), input.row_shape()});
+    });
+    check_output_is_not_an_input(o);
+
+    std::vector<std::uint64_t> out_shape{input.rows()};
+    out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
+    npy_writer writer(o.output, plan.output().type, out_shape);
+
+    const std::vector<stage> stages{{"preprocess", [&](batch& b) {
+                                         b.data = plan.run(b.data, b.rows, b.scratch);
+                                         b.sample = plan.output();
+                                     }}};
+    const auto sink = [&](const batch& b) { writer.write_rows(b.first_row, b.data); };
+    pipeline_report report;
+    try {
+        report = run_pipeline(input, stages, sink, o.pipeline);
+    } catch (const error& e) {
+        if (!stop.load()) throw;
+        fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
+        return exit_interrupted;
+    }
+    writer.commit();
+
+    if (!o.quiet) {
+        const double mb_in = static_cast<double>(input.rows() * input.row_bytes()) / 1e6;
+        const double mb_out = static_cast<double>(input.rows() * plan.output().bytes()) / 1e6;
+        const double s = std::max(report.seconds, 1e-9);
+        fmt::print(stderr,
+                   "npyflow: preprocessed {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
+                   "wrote {} ({} {}) [{}; {} threads, batch {}, prefetch {}]\n",
+                   report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
+                   o.output.string(), name(plan.output().type), format_shape(out_shape), plan.describe(),
+                   report.threads, o.pipeline.batch_rows, report.prefetch);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_preprocess_command(CLI::App& app, command_runner& run) {
+    auto o = std::make_shared<preprocess_options>();
+    auto* cmd = app.add_subcommand(
+        "preprocess",
+        "Stream .npy inputs (one dataset, concatenated along axis 0) through the spec's \"preprocess\" ops "
+        "into one .npy, in input order");
+    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
+    cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
+                                              "and renamed when complete")
+        ->required();
+    cmd->add_option("--spec", o->spec,
+                    "JSON file with a \"preprocess\" list, e.g. [{\"op\":\"cast\",\"dtype\":\"float32\"}, "
+                    "{\"op\":\"scale\",\"factor\":0.0039}]; a model spec works too. Ops: " +
+                        fmt::format("{}", fmt::join(known_ops(), ", ")))
+        ->required()
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--batch", o->pipeline.batch_rows, "Rows per batch")->capture_default_str()->check(
+        CLI::PositiveNumber);
+    cmd->add_option("--threads", o->pipeline.threads, "Worker threads (default: every core)");
+    cmd->add_option("--prefetch", o->pipeline.prefetch,
+                    "Batches in flight, which bounds memory (default: twice the threads)");
+    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
+    cmd->callback([&run, o] {
+        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
+        run = [o] { return run_preprocess(*o); };
+    });
+}
+
+}  // namespace npyflow::cli

@@ -1,0 +1,29 @@
+#pragma once
+// A batch: a contiguous range of dataset rows on its way through the stages. Batches are
+// pooled and reused, so the buffers they own reach their full size once and then stay.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "ops/preprocess_plan.hpp"
+#include "ops/sample_desc.hpp"
+
+namespace npyflow {
+
+struct batch {
+    std::uint64_t index = 0;      // the batch's place in input order
+    std::uint64_t first_row = 0;  // in the dataset, and so in the output
+    std::uint64_t rows = 0;
+
+    // The rows as the latest stage left them: rows * sample.bytes() bytes, C order, little
+    // endian. May point into the input mapping (zero copy) or into a buffer below.
+    std::span<const std::byte> data;
+    sample_desc sample;
+
+    // Storage for the stages, reused from batch to batch.
+    std::vector<std::byte> input_buffer;  // rows that needed conversion on reading
+    preprocess_plan::scratch scratch;
+};
+
+}  // namespace npyflow

@@ -1,0 +1,163 @@
+#include "pipeline/pipeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <oneapi/tbb/concurrent_queue.h>
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include "io/error.hpp"
+#include "pipeline/progress_bar.hpp"
+
+namespace npyflow {
+namespace {
+
+namespace flow = tbb::flow;
+using clock = std::chrono::steady_clock;
+
+// Busy time and batch count of one stage, updated from any thread.
+struct stage_meter {
+    std::string name;
+    std::atomic<std::int64_t> busy_ns{0};
+    std::atomic<std::uint64_t> batches{0};
+};
+
+// Runs fn(b) for a stage: times it, and turns any exception into an npyflow::error
+// naming the stage and the rows, which cancels the graph.
+template <typename Fn>
+void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
+    const auto start = clock::now();
+    try {
+        fn(b);
+    } catch (const std::exception& e) {
+        throw error(fmt::format("stage '{}' failed on {}: {}", meter.name, input.describe_rows(b.first_row, b.rows),
+                                e.what()));
+    }
+    meter.busy_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
+    ++meter.batches;
+}
+
+}  // namespace
+
+pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
+                             const pipeline_options& options) {
+    if (options.batch_rows == 0) throw error("batch size must be at least 1");
+    const unsigned threads =
+        options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned prefetch = options.prefetch > 0 ? options.prefetch : 2 * threads;
+    const std::uint64_t batch_count = (input.rows() + options.batch_rows - 1) / options.batch_rows;
+
+    // Every batch object that can exist at once: those past the limiter, plus the one the
+    // source may hold while the limiter is full.
+    std::vector<std::unique_ptr<batch>> pool;
+    tbb::concurrent_queue<batch*> free_batches;
+    for (unsigned i = 0; i < prefetch + 1; ++i) {
+        pool.push_back(std::make_unique<batch>());
+        free_batches.push(pool.back().get());
+    }
+
+    std::vector<std::unique_ptr<stage_meter>> meters;
+    auto add_meter = [&](std::string name) {
+        meters.push_back(std::make_unique<stage_meter>());
+        meters.back()->name = std::move(name);
+        return meters.back().get();
+    };
+    stage_meter* read_meter = add_meter("read");
+    std::vector<stage_meter*> stage_meters;
+    for (const auto& s : stages) stage_meters.push_back(add_meter(s.name));
+    stage_meter* sink_meter = add_meter("sink");
+
+    const sample_desc row_sample{input.type(), input.row_shape()};
+    std::atomic<unsigned> in_flight{0}, max_in_flight{0};
+    std::uint64_t next_batch = 0;
+    std::uint64_t rows_done = 0;
+    bool stopped = false;
+    progress_bar progress(input.rows(), input.row_bytes(), options.progress);
+    const auto start = clock::now();
+
+    tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
+    tbb::task_arena arena(static_cast<int>(threads));
+    arena.execute([&] {
+        flow::graph g;
+        flow::input_node<batch*> source(g, [&](tbb::flow_control& fc) -> batch* {
+            if (next_batch == batch_count || (options.stop && options.stop->load())) {
+                stopped = next_batch != batch_count;
+                fc.stop();
+                return nullptr;
+            }
+            batch* b = nullptr;
+            if (!free_batches.try_pop(b)) throw error("internal: batch pool exhausted");
+            b->index = next_batch++;
+            b->first_row = b->index * options.batch_rows;
+            b->rows = std::min<std::uint64_t>(options.batch_rows, input.rows() - b->first_row);
+            // Ask the kernel for the rows one window of batches ahead.
+            input.will_need(b->first_row + std::uint64_t{prefetch} * options.batch_rows, options.batch_rows);
+            const unsigned now = ++in_flight;
+            for (unsigned seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+            }
+            return b;
+        });
+        flow::limiter_node<batch*> limiter(g, prefetch);
+        flow::function_node<batch*, batch*> read(g, flow::unlimited, [&](batch* b) {
+            run_stage(*read_meter, input, *b, [&](batch& x) {
+                x.data = input.read_rows(x.first_row, x.rows, x.input_buffer);
+                x.sample = row_sample;
+            });
+            return b;
+        });
+        std::vector<std::unique_ptr<flow::function_node<batch*, batch*>>> stage_nodes;
+        for (std::size_t i = 0; i < stages.size(); ++i) {
+            stage_nodes.push_back(std::make_unique<flow::function_node<batch*, batch*>>(
+                g, flow::unlimited, [&, i](batch* b) {
+                    run_stage(*stage_meters[i], input, *b, stages[i].run);
+                    return b;
+                }));
+        }
+        flow::sequencer_node<batch*> in_order(g, [](batch* b) { return static_cast<std::size_t>(b->index); });
+        flow::function_node<batch*, flow::continue_msg> write(g, flow::serial, [&](batch* b) {
+            run_stage(*sink_meter, input, *b, sink);
+            input.dont_need(b->first_row, b->rows);
+            rows_done += b->rows;
+            progress.update(rows_done);
+            --in_flight;
+            free_batches.push(b);
+            return flow::continue_msg();
+        });
+
+        flow::make_edge(source, limiter);
+        flow::make_edge(limiter, read);
+        flow::sender<batch*>* last = &read;
+        for (auto& node : stage_nodes) {
+            flow::make_edge(*last, *node);
+            last = node.get();
+        }
+        flow::make_edge(*last, in_order);
+        flow::make_edge(in_order, write);
+        flow::make_edge(write, limiter.decrementer());
+        source.activate();
+        g.wait_for_all();
+    });
+    progress.finish();
+    if (stopped) {
+        throw error(fmt::format("interrupted after {} of {} rows", rows_done, input.rows()));
+    }
+
+    pipeline_report report;
+    report.rows = rows_done;
+    report.batches = batch_count;
+    report.seconds = std::chrono::duration<double>(clock::now() - start).count();
+    report.threads = threads;
+    report.prefetch = prefetch;
+    report.max_in_flight = max_in_flight;
+    for (const auto& m : meters) {
+        report.stages.push_back({m->name, static_cast<double>(m->busy_ns.load()) / 1e9, m->batches.load()});
+    }
+    return report;
+}
+
+}  // namespace npyflow

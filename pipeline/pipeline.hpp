@@ -1,0 +1,61 @@
+#pragma once
+// Streams a dataset through stages in batches on a oneTBB flow graph:
+//
+//   source (serial) -> limiter -> read -> stage... (parallel across batches)
+//          -> sequencer -> sink (serial, input order) -> back to the limiter
+//
+// At most `prefetch` batches are in flight, so memory is bounded whatever the dataset's
+// size; stages run on any batch as soon as it is read, and input order is restored only
+// before the sink, so one slow batch does not hold the others up. The source advises the
+// kernel to read ahead; the sink releases the input it has consumed.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/batch.hpp"
+#include "pipeline/dataset.hpp"
+
+namespace npyflow {
+
+struct stage {
+    std::string name;
+    // Takes b.data (rows of b.sample) and leaves its result in b.data and b.sample.
+    std::function<void(batch& b)> run;
+};
+
+using batch_sink = std::function<void(const batch& b)>;
+
+struct pipeline_options {
+    std::uint64_t batch_rows = 1024;
+    unsigned threads = 0;   // 0: every core
+    unsigned prefetch = 0;  // batches in flight; 0: twice the threads
+    bool progress = false;  // a progress bar on stderr
+    // Checked before each batch is started; when it becomes true the run stops and throws.
+    const std::atomic<bool>* stop = nullptr;
+};
+
+struct stage_report {
+    std::string name;
+    double busy_seconds = 0;  // summed over threads
+    std::uint64_t batches = 0;
+};
+
+struct pipeline_report {
+    std::uint64_t rows = 0;
+    std::uint64_t batches = 0;
+    double seconds = 0;
+    unsigned threads = 0;
+    unsigned prefetch = 0;
+    unsigned max_in_flight = 0;  // the most batches alive at once: never above prefetch
+    std::vector<stage_report> stages;  // "read", the given stages, "sink"
+};
+
+// Runs the whole dataset through the stages. An exception in any stage cancels the graph
+// and is rethrown as npyflow::error naming the stage and the rows (file and range).
+pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
+                             const pipeline_options& options);
+
+}  // namespace npyflow
