@@ -12,6 +12,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "io/error.hpp"
+#include "pipeline/handoff.hpp"
 #include "pipeline/progress_bar.hpp"
 
 namespace npyflow {
@@ -25,6 +26,41 @@ struct stage_meter {
     std::string name;
     std::atomic<std::int64_t> busy_ns{0};
     std::atomic<std::uint64_t> batches{0};
+};
+
+// What ThreadSanitizer is told about hand-offs that happen inside libtbb (handoff.hpp):
+// everything the caller set up before the graph ran is visible to every node (setup is
+// released by the caller and only acquired by nodes), and everything nodes did is visible
+// to the caller after the graph finished (teardown is released by nodes and only acquired
+// by the caller). Neither token orders nodes among themselves. The setup token is global:
+// a node must acquire it before it reads even its own captures, which the caller wrote.
+char graph_setup_token = 0;
+
+struct graph_handoff {
+    char teardown = 0;
+};
+
+// One run of a node's body: takes over the batch (and the node's own state, for serial
+// nodes) on entry and hands them on at exit.
+class node_scope {
+public:
+    node_scope(graph_handoff& sync, const void* item, const void* state = nullptr)
+        : sync_(sync), item_(item), state_(state) {
+        if (item_) handoff_acquire(item_);
+        if (state_) handoff_acquire(state_);
+    }
+    ~node_scope() {
+        if (state_) handoff_release(state_);
+        if (item_) handoff_release(item_);
+        handoff_release(&sync_.teardown);
+    }
+    node_scope(const node_scope&) = delete;
+    node_scope& operator=(const node_scope&) = delete;
+
+private:
+    graph_handoff& sync_;
+    const void* item_;
+    const void* state_;
 };
 
 // Runs fn(b) for a stage: times it, and turns any exception into an npyflow::error
@@ -53,7 +89,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     const std::uint64_t batch_count = (input.rows() + options.batch_rows - 1) / options.batch_rows;
 
     // Every batch object that can exist at once: those past the limiter, plus the one the
-    // source may hold while the limiter is full.
+    // source may hold (without data) while the limiter is full.
     std::vector<std::unique_ptr<batch>> pool;
     tbb::concurrent_queue<batch*> free_batches;
     for (unsigned i = 0; i < prefetch + 1; ++i) {
@@ -80,11 +116,16 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     progress_bar progress(input.rows(), input.row_bytes(), options.progress);
     const auto start = clock::now();
 
+    graph_handoff sync;
     tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
     tbb::task_arena arena(static_cast<int>(threads));
     arena.execute([&] {
         flow::graph g;
+        // The source and the sink are serial nodes whose successive calls may run on different
+        // threads; their state is handed over like a batch.
         flow::input_node<batch*> source(g, [&](tbb::flow_control& fc) -> batch* {
+            handoff_acquire(&graph_setup_token);
+            const node_scope scope(sync, nullptr, &next_batch);
             if (next_batch == batch_count || (options.stop && options.stop->load())) {
                 stopped = next_batch != batch_count;
                 fc.stop();
@@ -92,18 +133,23 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             }
             batch* b = nullptr;
             if (!free_batches.try_pop(b)) throw error("internal: batch pool exhausted");
+            handoff_acquire(b);  // from the sink that freed it
             b->index = next_batch++;
             b->first_row = b->index * options.batch_rows;
             b->rows = std::min<std::uint64_t>(options.batch_rows, input.rows() - b->first_row);
             // Ask the kernel for the rows one window of batches ahead.
             input.will_need(b->first_row + std::uint64_t{prefetch} * options.batch_rows, options.batch_rows);
-            const unsigned now = ++in_flight;
-            for (unsigned seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
-            }
+            handoff_release(b);
             return b;
         });
         flow::limiter_node<batch*> limiter(g, prefetch);
         flow::function_node<batch*, batch*> read(g, flow::unlimited, [&](batch* b) {
+            handoff_acquire(&graph_setup_token);
+            const node_scope scope(sync, b);
+            // Counted from here, past the limiter, until the sink lets it go.
+            const unsigned now = ++in_flight;
+            for (unsigned seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
+            }
             run_stage(*read_meter, input, *b, [&](batch& x) {
                 x.data = input.read_rows(x.first_row, x.rows, x.input_buffer);
                 x.sample = row_sample;
@@ -114,17 +160,22 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
         for (std::size_t i = 0; i < stages.size(); ++i) {
             stage_nodes.push_back(std::make_unique<flow::function_node<batch*, batch*>>(
                 g, flow::unlimited, [&, i](batch* b) {
+                    handoff_acquire(&graph_setup_token);
+                    const node_scope scope(sync, b);
                     run_stage(*stage_meters[i], input, *b, stages[i].run);
                     return b;
                 }));
         }
         flow::sequencer_node<batch*> in_order(g, [](batch* b) { return static_cast<std::size_t>(b->index); });
         flow::function_node<batch*, flow::continue_msg> write(g, flow::serial, [&](batch* b) {
+            handoff_acquire(&graph_setup_token);
+            const node_scope scope(sync, b, &rows_done);
             run_stage(*sink_meter, input, *b, sink);
             input.dont_need(b->first_row, b->rows);
             rows_done += b->rows;
             progress.update(rows_done);
             --in_flight;
+            handoff_release(b);  // to the source that takes it from the pool
             free_batches.push(b);
             return flow::continue_msg();
         });
@@ -139,8 +190,15 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
         flow::make_edge(*last, in_order);
         flow::make_edge(in_order, write);
         flow::make_edge(write, limiter.decrementer());
+        handoff_release(&graph_setup_token);
         source.activate();
-        g.wait_for_all();
+        try {
+            g.wait_for_all();
+        } catch (...) {
+            handoff_acquire(&sync.teardown);  // a cancelled graph is torn down too
+            throw;
+        }
+        handoff_acquire(&sync.teardown);
     });
     progress.finish();
     if (stopped) {

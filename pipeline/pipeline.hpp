@@ -49,7 +49,7 @@ struct pipeline_report {
     double seconds = 0;
     unsigned threads = 0;
     unsigned prefetch = 0;
-    unsigned max_in_flight = 0;  // the most batches alive at once: never above prefetch
+    unsigned max_in_flight = 0;  // the most batches past the limiter at once: never above prefetch
     std::vector<stage_report> stages;  // "read", the given stages, "sink"
 };
 

@@ -3,7 +3,9 @@
 #   1. builds with GCC (Release) and runs every test;
 #   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer, with the
 #      libFuzzer targets, and runs the io tests, the CLI bad-input test, the seed-corpus
-#      replay and a short fuzzing run of each target.
+#      replay and a short fuzzing run of each target;
+#   3. builds with clang under ThreadSanitizer and runs the pipeline tests (the library's and
+#      the CLI's), and a canary whose real race must be reported.
 # Exits non-zero if anything fails. Set NPYFLOW_FUZZ_SECONDS to fuzz longer (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +24,9 @@ CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Re
   -DNPYFLOW_FUZZ_SECONDS="${NPYFLOW_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build build-sanitize -j "$jobs"
 ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L io
+
+echo "=== thread sanitizer build (clang) ==="
+CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DNPYFLOW_SANITIZE=thread >/dev/null
+cmake --build build-tsan -j "$jobs"
+ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L pipeline
