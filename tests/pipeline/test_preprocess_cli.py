@@ -13,6 +13,7 @@ usage: test_preprocess_cli.py NPYFLOW_BINARY
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -259,6 +260,29 @@ def test_errors(tmp, rng):
     check(r.returncode == 0 and "--prefetch" in r.stdout and "normalize" in r.stdout, "preprocess --help")
 
 
+def test_bounded_memory(tmp, rng):
+    """A 4 GiB input (sparse, so it costs no disk) streams with peak RSS far below its size."""
+    if "TSAN_OPTIONS" in os.environ or "ASAN_OPTIONS" in os.environ:
+        print("test_bounded_memory: skipped under a sanitizer, whose shadow memory makes RSS meaningless")
+        return
+    rows = (4 << 30) // (784 * 8)
+    src = os.path.join(tmp, "sparse_4g.npy")
+    with open(src, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (rows, 784)})
+        f.truncate(f.tell() + rows * 784 * 8)
+    r, out = preprocess(tmp, [src], [{"op": "cast", "dtype": "uint8"}], ["--batch", "512"])
+    check(r.returncode == 0, f"4 GiB input: {r.stderr}")
+    m = re.search(r"peak RSS ([0-9]+) MB", r.stderr)
+    check(m is not None and int(m.group(1)) < 512, f"peak RSS for a 4 GiB input: {r.stderr!r}")
+    y = np.load(out, mmap_mode="r")
+    check(y.shape == (rows, 784) and y.dtype == np.uint8 and not y[::997].any() and not y[-1].any(),
+          "4 GiB input: output is the input's zeros")
+    print(f"peak RSS for a 4 GiB input: {m.group(1) if m else '?'} MB")
+    del y
+    os.remove(out)
+    os.remove(src)
+
+
 def test_interrupt(tmp, rng):
     src = os.path.join(tmp, "long.npy")
     np.save(src, sample("uint8", (300000, 28, 28), rng))
@@ -282,7 +306,7 @@ if __name__ == "__main__":
     rng = np.random.default_rng(2026)
     with tempfile.TemporaryDirectory() as tmp:
         for test in (test_issue_transform_every_dtype_and_layout, test_each_op, test_determinism, test_multi_file,
-                     test_errors, test_interrupt):
+                     test_errors, test_bounded_memory, test_interrupt):
             start = time.time()
             test(tmp, rng)
             print(f"{test.__name__}: {time.time() - start:.1f}s")
