@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     npyflow::cli::command_runner run;
     npyflow::cli::add_inspect_command(app, run);
     npyflow::cli::add_preprocess_command(app, run);
+    npyflow::cli::add_score_command(app, run);
 
     try {
         app.parse(argc, argv);
@@ -35,7 +37,13 @@ int main(int argc, char** argv) {
     try {
         return run();
     } catch (const std::exception& e) {
-        fmt::print(stderr, "npyflow: error: {}\n", e.what());
+        // One line per problem: the weight binder reports every problem it finds at once.
+        std::string_view rest = e.what();
+        do {
+            const auto end = rest.find('\n');
+            fmt::print(stderr, "npyflow: error: {}\n", rest.substr(0, end));
+            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+        } while (!rest.empty());
         return 1;
     }
 }

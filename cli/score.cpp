@@ -1,0 +1,210 @@
+// npyflow score: streams .npy inputs through a model spec's preprocess ops and network, with
+// weights from .npy/.npz, into one .npy of logits, probabilities or class indices.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/json_file.hpp"
+#include "cli/peak_memory.hpp"
+#include "cli/stop_signal.hpp"
+#include "io/error.hpp"
+#include "io/npy_writer.hpp"
+#include "nn/model_spec.hpp"
+#include "nn/network.hpp"
+#include "nn/param_binding.hpp"
+#include "nn/weight_source.hpp"
+#include "ops/op_registry.hpp"
+#include "ops/preprocess_plan.hpp"
+#include "ops/saturate_cast.hpp"
+#include "pipeline/dataset.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace npyflow::cli {
+namespace {
+
+enum class output_kind { logits, probs, argmax };
+
+struct score_options {
+    std::vector<std::filesystem::path> inputs;
+    std::filesystem::path output, model, weights, labels;
+    output_kind output_as = output_kind::logits;
+    bool strict = false;
+    bool quiet = false;
+    pipeline_options pipeline;
+};
+
+std::int64_t label_at(dtype type, const std::byte* p) {
+    return visit_dtype(type, [&](auto zero) {
+        decltype(zero) v;
+        std::memcpy(&v, p, sizeof(v));
+        return saturate_cast<std::int64_t>(v);
+    });
+}
+
+// Turns a batch's network outputs into the requested form, in place of the batch's data.
+void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, output_kind kind, layer_kind last,
+                 std::vector<std::byte>& buffer) {
+    if (kind == output_kind::argmax) {
+        buffer.resize(b.rows * sizeof(std::int64_t));
+        for (std::uint64_t r = 0; r < b.rows; ++r) {
+            const auto row = out.subspan(r * classes, classes);
+            const auto best = static_cast<std::int64_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            std::memcpy(buffer.data() + r * sizeof(best), &best, sizeof(best));
+        }
+        b.data = buffer;
+        return;
+    }
+    buffer.resize(out.size_bytes());
+    std::memcpy(buffer.data(), out.data(), out.size_bytes());
+    if (kind == output_kind::probs && last != layer_kind::softmax) {
+        auto* v = reinterpret_cast<float*>(buffer.data());
+        for (std::uint64_t r = 0; r < b.rows; ++r) {
+            float* row = v + r * classes;
+            if (last == layer_kind::log_softmax) {
+                for (std::uint64_t c = 0; c < classes; ++c) row[c] = std::exp(row[c]);
+                continue;
+            }
+            const float top = *std::max_element(row, row + classes);
+            double sum = 0;
+            for (std::uint64_t c = 0; c < classes; ++c) sum += row[c] = std::exp(row[c] - top);
+            for (std::uint64_t c = 0; c < classes; ++c) row[c] = static_cast<float>(row[c] / sum);
+        }
+    }
+    b.data = buffer;
+}
+
+int run_score(score_options& o) {
+    const auto& stop = install_stop_handler();
+    o.pipeline.stop = &stop;
+    const auto spec_json = read_json_file(o.model);
+    const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
+    const dataset input(o.inputs);
+    const preprocess_plan plan = with_context(o.model.string(), [&] {
+        return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
+    });
+    if (plan.output().type != dtype::float32 || plan.output().shape != spec.input_shape) {
+        throw error(fmt::format("{}: the preprocess ops produce samples of {}, but the network's input is float32 {}; "
+                                "add a cast or reshape to \"preprocess\"",
+                                o.model.string(), plan.output().to_string(), format_shape(spec.input_shape)));
+    }
+    const weight_source weights(o.weights);
+    bound_model bound = bind_parameters(spec, weights, o.strict);
+    for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
+    const network net(std::move(bound));
+    const std::uint64_t classes = net.output_values();
+
+    std::vector<std::uint64_t> out_shape{input.rows()};
+    if (o.output_as != output_kind::argmax) out_shape.push_back(classes);
+    npy_writer writer(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape);
+
+    std::optional<npy_array> labels;
+    if (!o.labels.empty()) {
+        labels = open_npy(o.labels);
+        if (labels->rows() != input.rows() || labels->row_elements() != 1 || is_floating(labels->header().type)) {
+            throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", o.labels.string(),
+                                    input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
+        }
+    }
+    std::uint64_t correct = 0;
+
+    thread_local std::vector<float> logits;
+    const std::vector<stage> stages{
+        {"preprocess",
+         [&](batch& b) {
+             b.data = plan.run(b.data, b.rows, b.scratch);
+             b.sample = plan.output();
+         }},
+        {"infer", [&](batch& b) {
+             logits.resize(b.rows * classes);
+             const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
+             net.run(src, b.rows, logits);
+             // The result goes to the scratch buffer the input does not occupy.
+             auto& out = b.data.data() == b.scratch[0].data() ? b.scratch[1] : b.scratch[0];
+             finish_rows(b, logits, classes, o.output_as, net.last_layer(), out);
+         }}};
+    std::vector<std::byte> label_rows;
+    const auto sink = [&](const batch& b) {
+        writer.write_rows(b.first_row, b.data);
+        if (!labels) return;
+        label_rows.resize(b.rows * labels->row_bytes());
+        labels->copy_rows(b.first_row, b.rows, label_rows);
+        for (std::uint64_t r = 0; r < b.rows; ++r) {
+            const std::int64_t want = label_at(labels->header().type, label_rows.data() + r * labels->row_bytes());
+            std::int64_t got = 0;
+            if (o.output_as == output_kind::argmax) {
+                std::memcpy(&got, b.data.data() + r * 8, 8);
+            } else {
+                const auto* row = reinterpret_cast<const float*>(b.data.data()) + r * classes;
+                got = std::max_element(row, row + classes) - row;
+            }
+            correct += got == want;
+        }
+    };
+    pipeline_report report;
+    try {
+        report = run_pipeline(input, stages, sink, o.pipeline);
+    } catch (const error& e) {
+        if (!stop.load()) throw;
+        fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
+        return exit_interrupted;
+    }
+    writer.commit();
+    if (labels) {
+        fmt::print("accuracy: {:.4f} ({} of {} correct)\n",
+                   input.rows() ? static_cast<double>(correct) / static_cast<double>(input.rows()) : 0.0, correct,
+                   input.rows());
+    }
+    if (!o.quiet) {
+        const double s = std::max(report.seconds, 1e-9);
+        fmt::print(stderr,
+                   "npyflow: scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
+                   "{:.0f} MB [{} | {}; {} threads, batch {}, prefetch {}]\n",
+                   report.rows, report.seconds, static_cast<double>(report.rows) / s,
+                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, o.output.string(),
+                   format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
+                   net.describe(), report.threads, o.pipeline.batch_rows, report.prefetch);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void add_score_command(CLI::App& app, command_runner& run) {
+    auto o = std::make_shared<score_options>();
+    auto* cmd = app.add_subcommand("score",
+                                   "Run .npy inputs through a model spec's preprocess ops and network (oneDNN), with "
+                                   "weights from .npz/.npy, into one .npy in input order");
+    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
+    cmd->add_option("-o", o->output, "Output .npy: float32 (N, outputs), or int64 (N,) for argmax; written as "
+                                     "OUT.partial and renamed when complete")
+        ->required();
+    cmd->add_option("--model", o->model, "Model spec JSON (docs/model-spec.md)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("--weights", o->weights,
+                    "Weights: an .npz, a directory of .npy files, or one flat 1-D .npy in layer order")
+        ->required()
+        ->check(CLI::ExistingPath);
+    cmd->add_option("--output", o->output_as, "What to write: logits (the network's outputs), probs (softmax), argmax")
+        ->transform(CLI::CheckedTransformer(std::map<std::string, output_kind>{
+            {"logits", output_kind::logits}, {"probs", output_kind::probs}, {"argmax", output_kind::argmax}}))
+        ->capture_default_str();
+    cmd->add_option("--labels", o->labels, "Integer class labels (.npy, one per row): prints accuracy")
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("--strict", o->strict, "Arrays in the weights that no layer uses are an error, not a warning");
+    cmd->add_option("--batch", o->pipeline.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--threads", o->pipeline.threads, "Threads, each running its own inference stream (default: every core)");
+    cmd->add_option("--prefetch", o->pipeline.prefetch, "Batches in flight, which bounds memory (default: twice the threads)");
+    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
+    cmd->callback([&run, o] {
+        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
+        run = [o] { return run_score(*o); };
+    });
+}
+
+}  // namespace npyflow::cli

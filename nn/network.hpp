@@ -1,0 +1,39 @@
+#pragma once
+// A bound model run with oneDNN 2.6. Built once: batchnorm folded into the conv or linear
+// before it, activations fused as post-ops, weights reordered once to the layout oneDNN
+// chooses (format_tag::any). Each thread that runs the network gets its own primitives,
+// created once per batch size (the last, partial batch gets its own, cached) and then reused.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "nn/param_binding.hpp"
+
+namespace npyflow {
+
+class network {
+public:
+    explicit network(bound_model model);
+    ~network();
+    network(const network&) = delete;
+    network& operator=(const network&) = delete;
+
+    std::uint64_t input_values() const;   // floats per sample in (the spec's input shape)
+    std::uint64_t output_values() const;  // floats per sample out
+    layer_kind last_layer() const;        // e.g. softmax, so --output probs does not apply it twice
+    std::string describe() const;         // "conv2d+batchnorm+relu | maxpool2d | ... | linear"
+    double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
+
+    // Runs `rows` samples (float32, C order, in the spec's data layout) into dst. Safe to call
+    // from several threads at once; each runs oneDNN single-threaded on its own primitives.
+    void run(std::span<const float> src, std::size_t rows, std::span<float> dst) const;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace npyflow
