@@ -16,6 +16,9 @@
 namespace npyflow {
 namespace {
 
+// Rows per oneDNN execution; see network::run.
+constexpr std::size_t micro_batch_rows = 64;
+
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 using dims = dnnl::memory::dims;
@@ -99,6 +102,7 @@ struct network::impl {
         dnnl::engine engine{dnnl::engine::kind::cpu, 0};
         dnnl::stream stream{engine};
         std::map<std::size_t, batch_plan> plans;
+        std::vector<float> tail_in, tail_out;  // the last, padded micro-batch
     };
     mutable std::mutex threads_mutex;
     mutable std::unordered_map<std::thread::id, std::unique_ptr<thread_state>> threads;
@@ -364,19 +368,34 @@ void network::run(std::span<const float> src, std::size_t rows, std::span<float>
     // One inference stream per pipeline thread: oneDNN's OpenMP stays on this thread, so the
     // pipeline's threads and oneDNN's never compete for the cores (docs/architecture.md).
     omp_set_num_threads(1);
-    auto it = t->plans.find(rows);
+    auto it = t->plans.find(micro_batch_rows);
     if (it == t->plans.end()) {
         try {
-            it = t->plans.emplace(rows, m.build(*t, rows)).first;
+            it = t->plans.emplace(micro_batch_rows, m.build(*t, micro_batch_rows)).first;
         } catch (const dnnl::error& e) {
-            throw error(fmt::format("oneDNN cannot build the network for {} rows: {}", rows, e.what()));
+            throw error(fmt::format("oneDNN cannot build the network: {}", e.what()));
         }
     }
     batch_plan& plan = it->second;
-    plan.input.set_data_handle(const_cast<float*>(src.data()));
-    plan.output.set_data_handle(dst.data());
-    for (auto& step : plan.steps) step.prim.execute(t->stream, step.args);
-    t->stream.wait();
+    auto execute = [&](const float* in, float* out) {
+        plan.input.set_data_handle(const_cast<float*>(in));
+        plan.output.set_data_handle(out);
+        for (auto& step : plan.steps) step.prim.execute(t->stream, step.args);
+        t->stream.wait();
+    };
+    // Always micro_batch_rows at a time, the last chunk padded with zeros: oneDNN picks its
+    // kernels by batch shape, so this keeps every row's result independent of the batch size.
+    const std::size_t full = rows / micro_batch_rows * micro_batch_rows;
+    for (std::size_t r = 0; r < full; r += micro_batch_rows) {
+        execute(src.data() + r * m.in_values, dst.data() + r * m.out_values);
+    }
+    if (const std::size_t tail = rows - full; tail > 0) {
+        t->tail_in.assign(micro_batch_rows * m.in_values, 0.0f);
+        t->tail_out.resize(micro_batch_rows * m.out_values);
+        std::copy_n(src.data() + full * m.in_values, tail * m.in_values, t->tail_in.data());
+        execute(t->tail_in.data(), t->tail_out.data());
+        std::copy_n(t->tail_out.data(), tail * m.out_values, dst.data() + full * m.out_values);
+    }
 }
 
 }  // namespace npyflow

@@ -44,9 +44,16 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
     return prev[b.size()];
 }
 
+// The names most like `wanted`: first those of the same layer (same prefix before the last
+// '.' or '/'), then by edit distance.
 std::string closest(const std::string& wanted, const std::vector<std::string>& names) {
+    const auto cut = wanted.find_last_of("./");
+    const std::string layer = cut == std::string::npos ? "" : wanted.substr(0, cut + 1);
     std::vector<std::pair<std::size_t, std::string>> scored;
-    for (const auto& n : names) scored.emplace_back(edit_distance(wanted, n), n);
+    for (const auto& n : names) {
+        const bool same_layer = !layer.empty() && n.starts_with(layer);
+        scored.emplace_back((same_layer ? 0 : 1000) + edit_distance(wanted, n), n);
+    }
     std::sort(scored.begin(), scored.end());
     std::vector<std::string> best;
     for (std::size_t i = 0; i < scored.size() && i < 3; ++i) best.push_back("'" + scored[i].second + "'");
@@ -321,28 +328,28 @@ private:
         if (!weight) return false;
         std::uint64_t out = s.out_features.value_or(0);
         std::array<std::uint64_t, 2> k = s.kernel_size.value_or(std::array<std::uint64_t, 2>{0, 0});
+        std::string hint;
         if (weight->shape.size() == 4) {
             const auto& w = weight->shape;
-            // OIHW (torch) or HWIO (keras)
-            const bool looks_hwio = w[2] == cg && w[1] != cg;
-            const bool looks_oihw = w[1] == cg && w[2] != cg;
-            if (torch && looks_hwio) {
-                check_shape(b, *weight, {s.out_features.value_or(w[3]), cg, w[0], w[1]}, "(O, I/groups, kH, kW)",
-                            "looks like Keras HWIO; set \"layout\": \"keras\"");
-                return false;
-            }
-            if (!torch && looks_oihw) {
-                check_shape(b, *weight, {w[2], w[3], cg, s.out_features.value_or(w[0])}, "(kH, kW, I/groups, O)",
-                            "looks like PyTorch OIHW; set \"layout\": \"torch\"");
-                return false;
-            }
             if (!s.out_features) out = torch ? w[0] : w[3];
             if (!s.kernel_size) k = torch ? std::array<std::uint64_t, 2>{w[2], w[3]} : std::array<std::uint64_t, 2>{w[0], w[1]};
+            // The same sizes in the other framework's order: (kH, kW, I/g, O) for torch, (O, I/g, kH, kW) for keras.
+            const std::uint64_t alt_out = s.out_features.value_or(torch ? w[3] : w[0]);
+            const auto alt_k = s.kernel_size.value_or(torch ? std::array<std::uint64_t, 2>{w[0], w[1]}
+                                                            : std::array<std::uint64_t, 2>{w[2], w[3]});
+            const auto alt = torch ? std::vector<std::uint64_t>{alt_k[0], alt_k[1], cg, alt_out}
+                                   : std::vector<std::uint64_t>{alt_out, cg, alt_k[0], alt_k[1]};
+            if (w == alt) {
+                hint = torch ? "looks like Keras HWIO; set \"layout\": \"keras\""
+                             : "looks like PyTorch OIHW; set \"layout\": \"torch\"";
+            }
         }
         if (out == 0 || k[0] == 0) return problem(b, "array '" + weight->source + "' must be 4-D"), false;
         if (out % s.groups != 0) return problem(b, fmt::format("{} output channels do not split into {} groups", out, s.groups)), false;
         const auto expected = torch ? std::vector<std::uint64_t>{out, cg, k[0], k[1]} : std::vector<std::uint64_t>{k[0], k[1], cg, out};
-        if (!check_shape(b, *weight, expected, torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)")) return false;
+        if (!check_shape(b, *weight, expected, torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)", hint)) {
+            return false;
+        }
         weight->shape = expected;
         b.params["weight"] = *weight;
         if (s.bias) {

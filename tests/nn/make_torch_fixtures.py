@@ -130,9 +130,17 @@ def main():
                 hook.remove()
             flat_from = seen.get("shape")
         kw = keras_weights(model, layers, input_shape)
+        # Every size spelled out, as a flat weight vector needs them.
+        modules = {str(i): m for i, m in enumerate(model)}
         keras_layers = []
         for layer in layers:
             layer = dict(layer)
+            module = modules.get(layer.get("name", ""))
+            if isinstance(module, nn.Linear):
+                layer["out_features"] = module.out_features
+            if isinstance(module, nn.Conv2d):
+                layer["out_channels"] = module.out_channels
+                layer["kernel_size"] = list(module.kernel_size)
             if layer["type"] == "batchnorm":
                 layer["eps"] = 1e-5  # PyTorch's; Keras's default would be 1e-3
             if layer["type"] == "leaky_relu":

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""`npyflow score` against PyTorch's outputs (fixtures from make_torch_fixtures.py), as a user
+runs it: every model and weight layout within 1e-4 (absolute) with identical argmax, the
+output kinds, bit-identical outputs across threads/batch/prefetch, and every validation error
+class, built from the fixtures' weights at test time.
+
+usage: test_score_cli.py NPYFLOW_BINARY
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+NPYFLOW = sys.argv[1]
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+failures = []
+worst = 0.0
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def score(inp, spec, weights, out, *extra):
+    return subprocess.run([NPYFLOW, "score", inp, "-o", out, "--model", spec, "--weights", weights, "-q", *extra],
+                          capture_output=True, text=True, timeout=300)
+
+
+def fx(name):
+    return os.path.join(FIX, name)
+
+
+def test_against_pytorch(tmp):
+    global worst
+    manifest = json.load(open(fx("manifest.json")))
+    for m in manifest["models"]:
+        want = np.load(fx(m["expected"]))
+        for weights in [m["weights"]] + m.get("also_weights", []):
+            out = os.path.join(tmp, "out.npy")
+            r = score(fx(m["input"]), fx(m["spec"]), fx(weights), out)
+            check(r.returncode == 0, f"{m['name']} with {weights}: exit {r.returncode}: {r.stderr}")
+            if r.returncode != 0:
+                continue
+            got = np.load(out)
+            diff = float(np.abs(got - want).max())
+            worst = max(worst, diff)
+            check(got.shape == want.shape and diff <= 1e-4, f"{m['name']} with {weights}: max abs diff {diff}")
+            check((got.argmax(1) == want.argmax(1)).all(), f"{m['name']} with {weights}: argmax differs")
+
+
+def test_output_kinds_and_labels(tmp):
+    want = np.load(fx("cnn_b.expected.npy"))  # raw logits: the model ends in a linear layer
+    out = os.path.join(tmp, "probs.npy")
+    r = score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fx("cnn_b.npz"), out, "--output", "probs")
+    probs = np.load(out)
+    e = np.exp(want - want.max(1, keepdims=True))
+    check(r.returncode == 0 and np.abs(probs - e / e.sum(1, keepdims=True)).max() < 1e-5, "--output probs is softmax")
+    r = score(fx("mlp.input.npy"), fx("mlp.spec.json"), fx("mlp.npz"), out, "--output", "probs")
+    check(np.abs(np.load(out) - np.exp(np.load(fx("mlp.expected.npy")))).max() < 1e-5,
+          "--output probs after log_softmax is exp")
+    out = os.path.join(tmp, "argmax.npy")
+    labels = os.path.join(tmp, "labels.npy")
+    truth = want.argmax(1).astype(np.uint8)
+    truth[:10] = (truth[:10] + 1) % 4  # ten wrong on purpose
+    np.save(labels, truth)
+    r = subprocess.run([NPYFLOW, "score", fx("cnn_b.input.npy"), "-o", out, "--model", fx("cnn_b.spec.json"),
+                        "--weights", fx("cnn_b.npz"), "--output", "argmax", "--labels", labels, "-q"],
+                       capture_output=True, text=True)
+    got = np.load(out)
+    check(r.returncode == 0 and got.dtype == np.int64 and got.shape == (37,) and (got == want.argmax(1)).all(),
+          f"--output argmax: {r.stderr}")
+    check("accuracy: 0.7297 (27 of 37 correct)" in r.stdout, f"--labels accuracy: {r.stdout!r}")
+
+
+def test_determinism(tmp):
+    x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 30)  # 1110 rows
+    src = os.path.join(tmp, "many.npy")
+    np.save(src, x)
+    digests = set()
+    for threads, batch, prefetch in [(1, 1110, 1), (2, 1, 2), (2, 37, 4), (4, 100, 3), (2, 1000, 8)]:
+        out = os.path.join(tmp, f"det_{threads}_{batch}_{prefetch}.npy")
+        r = score(src, fx("cnn_a.spec.json"), fx("cnn_a.npz"), out, "--threads", str(threads), "--batch", str(batch),
+                  "--prefetch", str(prefetch))
+        check(r.returncode == 0, f"determinism run: {r.stderr}")
+        digests.add(open(out, "rb").read())
+    check(len(digests) == 1, f"outputs differ across threads/batch/prefetch ({len(digests)} distinct)")
+
+
+def test_validation_errors(tmp):
+    base = dict(np.load(fx("mlp.npz")))
+    spec = json.load(open(fx("mlp.spec.json")))
+
+    def run_with(weights, spec_changes=None, *extra, name="w"):
+        path = os.path.join(tmp, f"{name}.npz")
+        np.savez(path, **weights)
+        s = json.loads(json.dumps(spec))
+        if spec_changes:
+            spec_changes(s)
+        spec_path = os.path.join(tmp, f"{name}.spec.json")
+        json.dump(s, open(spec_path, "w"))
+        return score(fx("mlp.input.npy"), spec_path, path, os.path.join(tmp, "never.npy"), *extra)
+
+    def fails(r, *fragments):
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == 1, f"{fragments[0]}: exit {r.returncode}: {r.stderr!r}")
+        check(all(l.startswith("npyflow: error:") for l in lines), f"every line is an error line: {r.stderr!r}")
+        for f in fragments:
+            check(f in r.stderr, f"message lacks {f!r}: {r.stderr!r}")
+        check(not os.path.exists(os.path.join(tmp, "never.npy")), "no output after an error")
+
+    w = dict(base)
+    del w["3.weight"]
+    fails(run_with(w), "layers[3] (linear \"3\"): missing array '3.weight'", "closest names present: '3.bias'")
+    w = dict(base)
+    w["0.weight"] = base["0.weight"].T.copy()
+    fails(run_with(w), "array '0.weight' has shape (20, 16)", "looks like Keras (in,out); set \"layout\": \"keras\"")
+    w = dict(base)
+    w["0.weight"] = np.full_like(base["0.weight"], np.nan)
+    fails(run_with(w), "layers[0] (linear \"0\"): array '0.weight' holds nan at index 0")
+    w = dict(base)
+    w["1.running_var"] = -base["1.running_var"]
+    fails(run_with(w), "layers[1] (batchnorm \"1\"): array '1.running_var' holds a negative variance")
+    w = dict(base)
+    w["3.bias"] = np.arange(8, dtype=np.int64)
+    fails(run_with(w), "array '3.bias' has dtype int64, which cannot be used as weights")
+    fails(run_with(base, lambda s: s["layers"][0].update(out_features=17)), "expected (17, 20) (out, in)")
+    # Several problems: one line each.
+    w = dict(base)
+    del w["3.weight"]
+    w["1.running_var"] = -base["1.running_var"]
+    r = run_with(w)
+    fails(r, "missing array '3.weight'", "negative variance")
+    check(len(r.stderr.strip().splitlines()) == 2, f"two problems, two lines: {r.stderr!r}")
+    # Unused arrays: a warning, an error with --strict.
+    w = dict(base)
+    w["extra.weight"] = np.zeros(3, np.float32)
+    r = run_with(w)
+    check(r.returncode == 0 and "npyflow: warning: unused array 'extra.weight'" in r.stderr, f"unused: {r.stderr!r}")
+    os.remove(os.path.join(tmp, "never.npy"))
+    fails(run_with(w, None, "--strict"), "unused array 'extra.weight'", "(--strict)")
+    # state_dict prefixes: reported with the closest names, accepted with strip_prefix.
+    prefixed = {"module." + k: v for k, v in base.items()}
+    fails(run_with(prefixed), "missing array '0.weight'", "'module.0.weight'")
+    r = run_with(prefixed, lambda s: s.update(strip_prefix="module."))
+    check(r.returncode == 0, f"strip_prefix: {r.stderr}")
+    os.remove(os.path.join(tmp, "never.npy"))
+    # Per-layer overrides.
+    renamed = dict(base)
+    renamed["fc/w"] = renamed.pop("0.weight")
+    r = run_with(renamed, lambda s: s["layers"][0].update(params={"weight": "fc/w"}))
+    check(r.returncode == 0, f"params override: {r.stderr}")
+    os.remove(os.path.join(tmp, "never.npy"))
+    # Conv weights in the other layout.
+    conv = dict(np.load(fx("cnn_a.npz")))
+    conv["0.weight"] = conv["0.weight"].transpose(2, 3, 1, 0).copy()
+    path = os.path.join(tmp, "conv.npz")
+    np.savez(path, **conv)
+    fails(score(fx("cnn_a.input.npy"), fx("cnn_a.spec.json"), path, os.path.join(tmp, "never.npy")),
+          "looks like Keras HWIO; set \"layout\": \"keras\"")
+    # Spec errors.
+    fails(run_with(base, lambda s: s["layers"].append({"type": "conv3d"})),
+          "layers[7]: unknown layer type 'conv3d' (known: linear")
+    fails(run_with(base, lambda s: s["layers"][0].update(kernel=3)), "layers[0] (linear \"0\"): unknown option 'kernel'")
+    fails(run_with(base, lambda s: s.update(input={"shape": [21]})),
+          "the preprocess ops produce samples of float32 (20,), but the network's input is float32 (21,)")
+    fails(run_with(base, lambda s: s.update(preprocess=[{"op": "reshape", "shape": [4, 5]}])),
+          "the preprocess ops produce samples of float32 (4, 5), but the network's input is float32 (20,)")
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        for test in (test_against_pytorch, test_output_kinds_and_labels, test_determinism, test_validation_errors):
+            test(tmp)
+            print(f"{test.__name__}: done")
+    print(f"largest difference from PyTorch: {worst:.3g}")
+    print(f"{len(failures)} failures")
+    sys.exit(1 if failures else 0)
