@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -37,6 +38,7 @@ struct score_options {
     output_kind output_as = output_kind::logits;
     bool strict = false;
     bool quiet = false;
+    bool parallel_inference = false;
     pipeline_options pipeline;
 };
 
@@ -97,7 +99,8 @@ int run_score(score_options& o) {
     const weight_source weights(o.weights);
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
-    const network net(std::move(bound));
+    const unsigned threads = o.pipeline.threads > 0 ? o.pipeline.threads : std::max(1u, std::thread::hardware_concurrency());
+    const network net(std::move(bound), o.parallel_inference ? static_cast<int>(threads) : 1);
     const std::uint64_t classes = net.output_values();
 
     std::vector<std::uint64_t> out_shape{input.rows()};
@@ -128,7 +131,8 @@ int run_score(score_options& o) {
              // The result goes to the scratch buffer the input does not occupy.
              auto& out = b.data.data() == b.scratch[0].data() ? b.scratch[1] : b.scratch[0];
              finish_rows(b, logits, classes, o.output_as, net.last_layer(), out);
-         }}};
+         },
+         o.parallel_inference}};
     std::vector<std::byte> label_rows;
     const auto sink = [&](const batch& b) {
         writer.write_rows(b.first_row, b.data);
@@ -200,6 +204,10 @@ void add_score_command(CLI::App& app, command_runner& run) {
     cmd->add_option("--batch", o->pipeline.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--threads", o->pipeline.threads, "Threads, each running its own inference stream (default: every core)");
     cmd->add_option("--prefetch", o->pipeline.prefetch, "Batches in flight, which bounds memory (default: twice the threads)");
+    cmd->add_option("--inference", o->parallel_inference,
+                    "streams: each thread runs its own single-threaded oneDNN stream (default, fastest here); "
+                    "parallel: one batch at a time, oneDNN's OpenMP on every thread")
+        ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"streams", false}, {"parallel", true}}));
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;

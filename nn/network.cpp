@@ -96,6 +96,7 @@ struct network::impl {
     std::vector<node> nodes;
     std::uint64_t in_values = 0, out_values = 0;
     layer_kind last = layer_kind::linear;
+    int omp_threads = 1;
 
     // One engine, stream and set of plans per thread that runs the network.
     struct thread_state {
@@ -110,8 +111,9 @@ struct network::impl {
     batch_plan build(thread_state& t, std::size_t rows) const;
 };
 
-network::network(bound_model model) : impl_(std::make_unique<impl>()) {
+network::network(bound_model model, int omp_threads) : impl_(std::make_unique<impl>()) {
     auto& m = *impl_;
+    m.omp_threads = std::max(1, omp_threads);
     m.model = std::move(model);
     const bool torch = m.model.layout == weight_layout::torch;
     for (const auto& l : m.model.layers) {
@@ -189,6 +191,9 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
             plain = add_reorder(cur, spatial_md(a, spatial_tag));
         }
         if (plain.get_desc().data.ndims == 2) return plain;
+        // The input's data handle is only set when the plan runs, so a flat view of the input
+        // must be the input memory itself.
+        if (plain.get() == plan.input.get()) return plan.input = dnnl::memory(flat_md(a.features()), eng, nullptr);
         return dnnl::memory(flat_md(a.features()), eng, plain.get_data_handle());
     };
     auto reordered_weights = [&](const bound_tensor& w, const dnnl::memory::desc& user_md, const dnnl::memory::desc& want) {
@@ -365,9 +370,9 @@ void network::run(std::span<const float> src, std::size_t rows, std::span<float>
         if (!slot) slot = std::make_unique<impl::thread_state>();
         t = slot.get();
     }
-    // One inference stream per pipeline thread: oneDNN's OpenMP stays on this thread, so the
-    // pipeline's threads and oneDNN's never compete for the cores (docs/architecture.md).
-    omp_set_num_threads(1);
+    // By default one inference stream per pipeline thread: oneDNN's OpenMP stays on this
+    // thread, so the pipeline's threads and oneDNN's never compete for the cores.
+    omp_set_num_threads(m.omp_threads);
     auto it = t->plans.find(micro_batch_rows);
     if (it == t->plans.end()) {
         try {

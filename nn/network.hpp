@@ -17,7 +17,10 @@ namespace npyflow {
 
 class network {
 public:
-    explicit network(bound_model model);
+    // omp_threads: oneDNN's OpenMP threads for each run. 1 (the default) runs one
+    // single-threaded inference stream per calling thread; more suits a caller that runs one
+    // batch at a time (docs/architecture.md compares the two).
+    explicit network(bound_model model, int omp_threads = 1);
     ~network();
     network(const network&) = delete;
     network& operator=(const network&) = delete;
@@ -29,7 +32,7 @@ public:
     double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
 
     // Runs `rows` samples (float32, C order, in the spec's data layout) into dst. Safe to call
-    // from several threads at once; each runs oneDNN single-threaded on its own primitives.
+    // from several threads at once; each uses its own primitives.
     void run(std::span<const float> src, std::size_t rows, std::span<float> dst) const;
 
     struct impl;

@@ -168,7 +168,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
         std::vector<std::unique_ptr<flow::function_node<batch*, batch*>>> stage_nodes;
         for (std::size_t i = 0; i < stages.size(); ++i) {
             stage_nodes.push_back(std::make_unique<flow::function_node<batch*, batch*>>(
-                g, flow::unlimited, [&, i](batch* b) {
+                g, stages[i].serial ? flow::serial : flow::unlimited, [&, i](batch* b) {
                     handoff_acquire(&graph_setup_token);
                     const node_scope scope(sync, b);
                     run_stage(*stage_meters[i], input, *b, stages[i].run);

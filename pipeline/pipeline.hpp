@@ -24,6 +24,8 @@ struct stage {
     std::string name;
     // Takes b.data (rows of b.sample) and leaves its result in b.data and b.sample.
     std::function<void(batch& b)> run;
+    // One batch at a time (for a stage that parallelizes inside itself), else any number at once.
+    bool serial = false;
 };
 
 using batch_sink = std::function<void(const batch& b)>;

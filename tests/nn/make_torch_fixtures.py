@@ -38,6 +38,11 @@ MODELS = {
             [{"type": "linear", "name": "0", "out_features": 16}, {"type": "batchnorm", "name": "1"},
              {"type": "relu"}, {"type": "linear", "name": "3"}, {"type": "tanh"},
              {"type": "linear", "name": "5", "out_features": 5}, {"type": "log_softmax"}]),
+    # An image flattened straight from the input (C,H,W order in torch, H,W,C in keras).
+    "image_mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(40, 6), nn.GELU(), nn.Linear(6, 3)),
+                  [2, 4, 5],
+                  [{"type": "flatten"}, {"type": "linear", "name": "1"}, {"type": "gelu"},
+                   {"type": "linear", "name": "3"}]),
     # conv with padding, folded bn, maxpool; grouped strided conv without bias; leaky relu;
     # avgpool counting padding; flatten; linear; softmax.
     "cnn_a": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
