@@ -74,10 +74,11 @@ def keras_weights(model, spec_layers, input_shape):
     """The model's weights as Keras stores them: (name, array) in get_weights() order."""
     out = []
     state = model.state_dict()
-    c, h, w = input_shape if len(input_shape) == 3 else (None, None, None)
-    shape = list(input_shape)
+    flattened = None  # the (C, H, W) a flatten just turned into features, for the next linear only
     for layer in spec_layers:
         t, n = layer["type"], layer.get("name")
+        if t == "flatten":
+            flattened = flat_from
         if t == "conv2d":
             k = state[f"{n}.weight"].numpy()
             out.append((f"{n}/kernel", k.transpose(2, 3, 1, 0)))  # OIHW -> HWIO
@@ -85,9 +86,10 @@ def keras_weights(model, spec_layers, input_shape):
                 out.append((f"{n}/bias", state[f"{n}.bias"].numpy()))
         elif t == "linear":
             wt = state[f"{n}.weight"].numpy()  # (out, in), in ordered C,H,W after a flatten
-            if flat_from is not None:
-                fc, fh, fw = flat_from
+            if flattened is not None:
+                fc, fh, fw = flattened
                 wt = wt.reshape(-1, fc, fh, fw).transpose(0, 2, 3, 1).reshape(wt.shape[0], -1)  # to H,W,C order
+                flattened = None
             out.append((f"{n}/kernel", wt.T))
             out.append((f"{n}/bias", state[f"{n}.bias"].numpy()))
         elif t == "batchnorm":
