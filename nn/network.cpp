@@ -1,7 +1,5 @@
 #include "nn/network.hpp"
 
-#include <omp.h>
-
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -12,6 +10,11 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+
+// Debian's oneDNN runs on GNU OpenMP (libgomp). Its thread count is set with the standard
+// OpenMP call, declared here and linked from libgomp directly, so every compiler sets the
+// runtime oneDNN actually uses (clang's -fopenmp would bring LLVM's libomp instead).
+extern "C" void omp_set_num_threads(int);
 
 namespace npyflow {
 namespace {
