@@ -53,6 +53,20 @@ def test_against_pytorch(tmp):
             check((got.argmax(1) == want.argmax(1)).all(), f"{m['name']} with {weights}: argmax differs")
 
 
+def test_directory_of_npy(tmp):
+    """Keras-named weights as a directory of .npy files: "0/kernel:0" is 0/kernel:0.npy."""
+    folder = os.path.join(tmp, "weights_dir")
+    with np.load(fx("cnn_a.keras.npz")) as archive:
+        for key in archive.files:
+            os.makedirs(os.path.dirname(os.path.join(folder, key)), exist_ok=True)
+            np.save(os.path.join(folder, key + ".npy"), archive[key])
+    out = os.path.join(tmp, "dir.npy")
+    r = score(fx("cnn_a.keras.input.npy"), fx("cnn_a.keras.spec.json"), folder, out)
+    check(r.returncode == 0, f"directory of .npy: {r.stderr}")
+    if r.returncode == 0:
+        check(np.abs(np.load(out) - np.load(fx("cnn_a.expected.npy"))).max() <= 1e-4, "directory of .npy: values")
+
+
 def test_output_kinds_and_labels(tmp):
     want = np.load(fx("cnn_b.expected.npy"))  # raw logits: the model ends in a linear layer
     out = os.path.join(tmp, "probs.npy")
@@ -174,7 +188,7 @@ def test_validation_errors(tmp):
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_against_pytorch, test_output_kinds_and_labels, test_determinism, test_validation_errors):
+        for test in (test_against_pytorch, test_directory_of_npy, test_output_kinds_and_labels, test_determinism, test_validation_errors):
             test(tmp)
             print(f"{test.__name__}: done")
     print(f"largest difference from PyTorch: {worst:.3g}")
