@@ -11,6 +11,7 @@
 #include "cli/commands.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
+#include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
 #include "io/npy_writer.hpp"
@@ -56,19 +57,10 @@ int run_preprocess(preprocess_options& o) {
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
     npy_writer writer(o.output, plan.output().type, out_shape);
 
-    const std::vector<stage> stages{{"preprocess", [&](batch& b) {
-                                         b.data = plan.run(b.data, b.rows, b.scratch);
-                                         b.sample = plan.output();
-                                     }}};
     const auto sink = [&](const batch& b) { writer.write_rows(b.first_row, b.data); };
-    pipeline_report report;
-    try {
-        report = run_pipeline(input, stages, sink, o.pipeline);
-    } catch (const error& e) {
-        if (!stop.load()) throw;
-        fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
-        return exit_interrupted;
-    }
+    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop);
+    if (!done) return exit_interrupted;
+    const pipeline_report& report = *done;
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
     // how long the disk then takes is the disk's figure, not the pipeline's.
     const auto flush_start = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
+#include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
 #include "io/npy_writer.hpp"
@@ -119,11 +120,7 @@ int run_score(score_options& o) {
 
     thread_local std::vector<float> logits;
     const std::vector<stage> stages{
-        {"preprocess",
-         [&](batch& b) {
-             b.data = plan.run(b.data, b.rows, b.scratch);
-             b.sample = plan.output();
-         }},
+        preprocess_stage(plan),
         {"infer", [&](batch& b) {
              logits.resize(b.rows * classes);
              const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
@@ -151,14 +148,9 @@ int run_score(score_options& o) {
             correct += got == want;
         }
     };
-    pipeline_report report;
-    try {
-        report = run_pipeline(input, stages, sink, o.pipeline);
-    } catch (const error& e) {
-        if (!stop.load()) throw;
-        fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
-        return exit_interrupted;
-    }
+    const auto done = run_job(input, stages, sink, o.pipeline, stop);
+    if (!done) return exit_interrupted;
+    const pipeline_report& report = *done;
     writer.commit();
     if (labels) {
         fmt::print("accuracy: {:.4f} ({} of {} correct)\n",

@@ -243,6 +243,19 @@ private:
         return false;
     }
 
+    // Keeps a checked weight (its shape as the layout has it; flat slices take it here) and
+    // fetches and checks the bias, if the layer has one.
+    void keep_weight_and_bias(bound_layer& b, bound_tensor weight, const std::vector<std::uint64_t>& shape,
+                              std::uint64_t out) {
+        weight.shape = shape;
+        b.params["weight"] = std::move(weight);
+        if (!b.spec->bias) return;
+        if (auto bias = fetch(b, "bias", "bias", out); bias && check_shape(b, *bias, {out}, "(out,)")) {
+            bias->shape = {out};
+            b.params["bias"] = *bias;
+        }
+    }
+
     bool infer(bound_layer& b) {
         const auto& s = *b.spec;
         const bool torch = spec_.layout == weight_layout::torch;
@@ -302,14 +315,7 @@ private:
         if (out == 0) return problem(b, "array '" + weight->source + "' must be 2-D"), false;
         const auto expected = torch ? std::vector<std::uint64_t>{out, in} : std::vector<std::uint64_t>{in, out};
         if (!check_shape(b, *weight, expected, torch ? "(out, in)" : "(in, out)")) return false;
-        weight->shape = expected;
-        b.params["weight"] = *weight;
-        if (s.bias) {
-            if (auto bias = fetch(b, "bias", "bias", out); bias && check_shape(b, *bias, {out}, "(out,)")) {
-                bias->shape = {out};
-                b.params["bias"] = *bias;
-            }
-        }
+        keep_weight_and_bias(b, *weight, expected, out);
         b.out = {false, out, 1, 1};
         return true;
     }
@@ -350,14 +356,7 @@ private:
         if (!check_shape(b, *weight, expected, torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)", hint)) {
             return false;
         }
-        weight->shape = expected;
-        b.params["weight"] = *weight;
-        if (s.bias) {
-            if (auto bias = fetch(b, "bias", "bias", out); bias && check_shape(b, *bias, {out}, "(out,)")) {
-                bias->shape = {out};
-                b.params["bias"] = *bias;
-            }
-        }
+        keep_weight_and_bias(b, *weight, expected, out);
         b.kernel = k;
         b.stride = s.stride.value_or(std::array<std::uint64_t, 2>{1, 1});
         return window_output(b, out);
