@@ -15,15 +15,56 @@ stage preprocess_stage(const preprocess_plan& plan) {
             }};
 }
 
+void add_observer_options(CLI::App* command, job_observers& observers) {
+    command->add_flag("--stats", observers.stats,
+                      "Print each stage's batches, busy time and utilization, batches in flight, and the bottleneck");
+    command->add_option("--trace", observers.trace,
+                        "Write a Chrome trace-event file (open in Perfetto or chrome://tracing): one span per batch "
+                        "per stage, per thread");
+}
+
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
-                                       const pipeline_options& options, const std::atomic<bool>& stop) {
+                                       pipeline_options options, const std::atomic<bool>& stop,
+                                       const job_observers& observers) {
+    trace_recorder trace;
+    if (!observers.trace.empty()) options.trace = &trace;
+    std::optional<pipeline_report> report;
     try {
-        return run_pipeline(input, stages, sink, options);
+        report = run_pipeline(input, stages, sink, options);
     } catch (const error& e) {
         if (!stop.load()) throw;
         fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
         return std::nullopt;
     }
+    if (!observers.trace.empty()) {
+        trace.write(observers.trace);
+        fmt::print(stderr, "npyflow: wrote {} trace events to {}\n", trace.events(), observers.trace.string());
+    }
+    if (observers.stats) fmt::print(stderr, "{}", format_stats(*report));
+    return report;
+}
+
+std::string format_stats(const pipeline_report& r) {
+    std::string out = fmt::format("{:<12} {:>8} {:>9} {:>12}\n", "stage", "batches", "busy s", "utilization");
+    const pipeline_report::value_type* bottleneck = nullptr;
+    double worst = -1;
+    for (const auto& s : r.stages) {
+        // A serial stage can be busy at most the wall time; a parallel one, wall x threads.
+        const double capacity = r.seconds * (s.serial ? 1.0 : static_cast<double>(r.threads));
+        const double use = capacity > 0 ? s.busy_seconds / capacity : 0;
+        out += fmt::format("{:<12} {:>8} {:>9.3f} {:>11.1f}%  ({})\n", s.name, s.batches, s.busy_seconds, 100 * use,
+                           s.serial ? "serial" : fmt::format("parallel, {} threads", r.threads));
+        if (use > worst) {
+            worst = use;
+            bottleneck = &s;
+        }
+    }
+    out += fmt::format("batches in flight: mean {:.1f}, max {} of prefetch {}\n", r.mean_in_flight, r.max_in_flight,
+                       r.prefetch);
+    if (bottleneck) {
+        out += fmt::format("bottleneck: {} ({:.1f}% utilized)\n", bottleneck->name, 100 * worst);
+    }
+    return out;
 }
 
 }  // namespace npyflow::cli

@@ -3,8 +3,11 @@
 // applies the spec's preprocess ops, and running the job so that Ctrl-C ends it cleanly.
 
 #include <atomic>
+#include <filesystem>
 #include <optional>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/pipeline.hpp"
@@ -13,9 +16,21 @@ namespace npyflow::cli {
 
 stage preprocess_stage(const preprocess_plan& plan);
 
+// --stats and --trace, which every streaming command takes.
+struct job_observers {
+    bool stats = false;
+    std::filesystem::path trace;
+};
+void add_observer_options(CLI::App* command, job_observers& observers);
+
 // Runs the pipeline; when it was stopped by a signal, says so and returns nothing (the
 // caller then exits with exit_interrupted, its partial output removed by its writer).
+// Writes the trace and prints the stage statistics when asked.
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
-                                       const pipeline_options& options, const std::atomic<bool>& stop);
+                                       pipeline_options options, const std::atomic<bool>& stop,
+                                       const job_observers& observers);
+
+// The per-stage table --stats prints, naming the bottleneck.
+std::string format_stats(const pipeline_report& report);
 
 }  // namespace npyflow::cli

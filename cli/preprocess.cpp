@@ -28,6 +28,7 @@ struct preprocess_options {
     std::filesystem::path output;
     std::filesystem::path spec;
     pipeline_options pipeline;
+    job_observers observers;
     bool quiet = false;
 };
 
@@ -58,7 +59,7 @@ int run_preprocess(preprocess_options& o) {
     npy_writer writer(o.output, plan.output().type, out_shape);
 
     const auto sink = [&](const batch& b) { writer.write_rows(b.first_row, b.data); };
-    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop);
+    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop, o.observers);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
@@ -106,6 +107,7 @@ void add_preprocess_command(CLI::App& app, command_runner& run) {
     cmd->add_option("--threads", o->pipeline.threads, "Worker threads (default: every core)");
     cmd->add_option("--prefetch", o->pipeline.prefetch,
                     "Batches in flight, which bounds memory (default: twice the threads)");
+    add_observer_options(cmd, o->observers);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;

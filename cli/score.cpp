@@ -41,6 +41,7 @@ struct score_options {
     bool quiet = false;
     bool parallel_inference = false;
     pipeline_options pipeline;
+    job_observers observers;
 };
 
 std::int64_t label_at(dtype type, const std::byte* p) {
@@ -148,7 +149,7 @@ int run_score(score_options& o) {
             correct += got == want;
         }
     };
-    const auto done = run_job(input, stages, sink, o.pipeline, stop);
+    const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     writer.commit();
@@ -200,6 +201,7 @@ void add_score_command(CLI::App& app, command_runner& run) {
                     "streams: each thread runs its own single-threaded oneDNN stream (default, fastest here); "
                     "parallel: one batch at a time, oneDNN's OpenMP on every thread")
         ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"streams", false}, {"parallel", true}}));
+    add_observer_options(cmd, o->observers);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;

@@ -29,6 +29,8 @@ constexpr std::uint64_t advice_window_bytes = 64 << 20;
 // Busy time and batch count of one stage, updated from any thread.
 struct stage_meter {
     std::string name;
+    bool serial = false;
+    trace_recorder* trace = nullptr;
     std::atomic<std::int64_t> busy_ns{0};
     std::atomic<std::uint64_t> batches{0};
 };
@@ -79,8 +81,10 @@ void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
         throw error(fmt::format("stage '{}' failed on {}: {}", meter.name, input.describe_rows(b.first_row, b.rows),
                                 e.what()));
     }
-    meter.busy_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start).count();
+    const auto end = clock::now();
+    meter.busy_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
     ++meter.batches;
+    if (meter.trace) meter.trace->record(meter.name, b.index, b.first_row, b.rows, start, end);
 }
 
 }  // namespace
@@ -103,21 +107,24 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     }
 
     std::vector<std::unique_ptr<stage_meter>> meters;
-    auto add_meter = [&](std::string name) {
+    auto add_meter = [&](std::string name, bool serial) {
         meters.push_back(std::make_unique<stage_meter>());
         meters.back()->name = std::move(name);
+        meters.back()->serial = serial;
+        meters.back()->trace = options.trace;
         return meters.back().get();
     };
-    stage_meter* read_meter = add_meter("read");
+    stage_meter* read_meter = add_meter("read", false);
     std::vector<stage_meter*> stage_meters;
-    for (const auto& s : stages) stage_meters.push_back(add_meter(s.name));
-    stage_meter* sink_meter = add_meter("sink");
+    for (const auto& s : stages) stage_meters.push_back(add_meter(s.name, s.serial));
+    stage_meter* sink_meter = add_meter("write", true);
 
     const sample_desc row_sample{input.type(), input.row_shape()};
     std::atomic<unsigned> in_flight{0}, max_in_flight{0};
     std::uint64_t next_batch = 0;
     std::uint64_t rows_done = 0;
     std::uint64_t released_rows = 0;  // input rows given back to the kernel
+    std::uint64_t in_flight_sum = 0;  // summed at each sink call, for the mean
     const std::uint64_t window_rows = std::max<std::uint64_t>(1, advice_window_bytes / std::max<std::uint64_t>(1, input.row_bytes()));
     bool stopped = false;
     progress_bar progress(input.rows(), input.row_bytes(), options.progress);
@@ -181,6 +188,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             const node_scope scope(sync, b, &rows_done);
             run_stage(*sink_meter, input, *b, sink);
             rows_done += b->rows;
+            in_flight_sum += in_flight.load();
             if (rows_done - released_rows >= window_rows || rows_done == input.rows()) {
                 input.dont_need(released_rows, rows_done - released_rows);
                 released_rows = rows_done;
@@ -224,8 +232,9 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     report.threads = threads;
     report.prefetch = prefetch;
     report.max_in_flight = max_in_flight;
+    report.mean_in_flight = batch_count ? static_cast<double>(in_flight_sum) / static_cast<double>(batch_count) : 0;
     for (const auto& m : meters) {
-        report.stages.push_back({m->name, static_cast<double>(m->busy_ns.load()) / 1e9, m->batches.load()});
+        report.stages.push_back({m->name, static_cast<double>(m->busy_ns.load()) / 1e9, m->batches.load(), m->serial});
     }
     return report;
 }

@@ -17,6 +17,7 @@
 
 #include "pipeline/batch.hpp"
 #include "pipeline/dataset.hpp"
+#include "pipeline/trace.hpp"
 
 namespace npyflow {
 
@@ -37,21 +38,26 @@ struct pipeline_options {
     bool progress = false;  // a progress bar on stderr
     // Checked before each batch is started; when it becomes true the run stops and throws.
     const std::atomic<bool>* stop = nullptr;
+    // When set, every stage's span for every batch is recorded here.
+    trace_recorder* trace = nullptr;
 };
 
 struct stage_report {
     std::string name;
     double busy_seconds = 0;  // summed over threads
     std::uint64_t batches = 0;
+    bool serial = false;      // one batch at a time: its busy time is bounded by the wall time
 };
 
 struct pipeline_report {
+    using value_type = stage_report;
     std::uint64_t rows = 0;
     std::uint64_t batches = 0;
     double seconds = 0;
     unsigned threads = 0;
     unsigned prefetch = 0;
     unsigned max_in_flight = 0;  // the most batches past the limiter at once: never above prefetch
+    double mean_in_flight = 0;   // batches in flight, averaged over the sink's calls
     std::vector<stage_report> stages;  // "read", the given stages, "sink"
 };
 

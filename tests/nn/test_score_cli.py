@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -65,6 +66,32 @@ def test_directory_of_npy(tmp):
     check(r.returncode == 0, f"directory of .npy: {r.stderr}")
     if r.returncode == 0:
         check(np.abs(np.load(out) - np.load(fx("cnn_a.expected.npy"))).max() <= 1e-4, "directory of .npy: values")
+
+
+def test_stats_trace_and_thread_budget(tmp):
+    x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 60)  # 2220 rows
+    src = os.path.join(tmp, "obs.npy")
+    np.save(src, x)
+    out, trace = os.path.join(tmp, "obs_out.npy"), os.path.join(tmp, "trace.json")
+    r = subprocess.run([NPYFLOW, "score", src, "-o", out, "--model", fx("cnn_a.spec.json"), "--weights",
+                        fx("cnn_a.npz"), "--batch", "100", "--stats", "--trace", trace], capture_output=True, text=True)
+    check(r.returncode == 0, f"--stats --trace: {r.stderr}")
+    for stage in ("read", "preprocess", "infer", "write"):
+        check(f"\n{stage} " in "\n" + r.stderr, f"--stats lists stage {stage}: {r.stderr!r}")
+    check("bottleneck: " in r.stderr and "batches in flight: mean" in r.stderr, f"--stats: {r.stderr!r}")
+    events = [e for e in json.load(open(trace))["traceEvents"] if e["ph"] == "X"]
+    for stage in ("read", "preprocess", "infer", "write"):
+        spans = [e for e in events if e["name"] == stage]
+        check(sorted(e["args"]["batch"] for e in spans) == list(range(23)), f"trace: one {stage} span per batch")
+        check(all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans), f"trace: {stage} spans have times")
+    # --threads 1: TBB and oneDNN together use one thread, so CPU time stays near wall time.
+    p = subprocess.Popen([NPYFLOW, "score", src, "-o", out, "--model", fx("cnn_a.spec.json"), "--weights",
+                          fx("cnn_a.npz"), "--threads", "1", "-q"])
+    t0 = time.monotonic()
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    cpu = usage.ru_utime + usage.ru_stime
+    check(status == 0 and cpu <= 1.15 * wall + 0.05, f"--threads 1 used {cpu:.2f} s CPU in {wall:.2f} s wall")
 
 
 def test_output_kinds_and_labels(tmp):
@@ -188,7 +215,8 @@ def test_validation_errors(tmp):
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_against_pytorch, test_directory_of_npy, test_output_kinds_and_labels, test_determinism, test_validation_errors):
+        for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget,
+                     test_output_kinds_and_labels, test_determinism, test_validation_errors):
             test(tmp)
             print(f"{test.__name__}: done")
     print(f"largest difference from PyTorch: {worst:.3g}")
