@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     npyflow::cli::add_inspect_command(app, run);
     npyflow::cli::add_preprocess_command(app, run);
     npyflow::cli::add_score_command(app, run);
+    npyflow::cli::add_bench_command(app, run);
 
     try {
         app.parse(argc, argv);
