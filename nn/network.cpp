@@ -182,9 +182,27 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
         return dnnl::memory::desc(to_dims({rows, a.c, a.h, a.w}), dt::f32, f);
     };
     auto flat_md = [&](std::uint64_t features) { return dnnl::memory::desc(to_dims({rows, features}), dt::f32, tag::ab); };
+    // Every primitive gets its scratchpad from the plan (scratchpad_mode::user) rather than
+    // oneDNN's thread-global one, which other networks on the same thread free and resize.
+    // dnnl::primitive_attr is a shared handle, so each primitive gets an attribute of its own.
+    auto new_attr = [] {
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        return attr;
+    };
+    const dnnl::primitive_attr plain_attr = new_attr();  // no post-ops: reorders, pooling, ...
+    auto add_step = [&](dnnl::primitive prim, const dnnl::memory::desc& scratchpad,
+                        std::unordered_map<int, dnnl::memory> args) {
+        if (scratchpad.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, eng);
+        plan.steps.push_back({std::move(prim), std::move(args)});
+    };
+    auto add_reorder_into = [&](const dnnl::memory& from, const dnnl::memory& to) {
+        const dnnl::reorder::primitive_desc pd(eng, from.get_desc(), eng, to.get_desc(), plain_attr);
+        add_step(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    };
     auto add_reorder = [&](const dnnl::memory& from, const dnnl::memory::desc& to_md) {
         dnnl::memory to(to_md, eng);
-        plan.steps.push_back({dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}});
+        add_reorder_into(from, to);
         return to;
     };
     // Flat (N, F) memory in the framework's flatten order: CHW for torch, HWC for keras.
@@ -203,14 +221,17 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
         dnnl::memory user(user_md, eng, const_cast<float*>(w.values.data()));
         if (user_md == want) return user;
         dnnl::memory out(want, eng);
-        dnnl::reorder(user, out).execute(t.stream, user, out);
+        const dnnl::reorder::primitive_desc pd(eng, user_md, eng, want, plain_attr);
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, out}};
+        if (pd.scratchpad_desc().get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd.scratchpad_desc(), eng);
+        dnnl::reorder(pd).execute(t.stream, args);
         t.stream.wait();
         return out;
     };
     auto attributes = [&](const node& nd) {
         dnnl::post_ops ops;
         for (const auto& [alg, alpha] : nd.post_ops) ops.append_eltwise(1.0f, alg, alpha, 0.0f);
-        dnnl::primitive_attr attr;
+        dnnl::primitive_attr attr = new_attr();
         attr.set_post_ops(ops);
         return attr;
     };
@@ -254,7 +275,7 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
             if (has_bias) {
                 args[DNNL_ARG_BIAS] = dnnl::memory(bias_md, eng, const_cast<float*>(l.params.at("bias").values.data()));
             }
-            plan.steps.push_back({dnnl::convolution_forward(pd), args});
+            add_step(dnnl::convolution_forward(pd), pd.scratchpad_desc(), args);
             cur = dst;
             break;
         }
@@ -275,7 +296,7 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
             if (has_bias) {
                 args[DNNL_ARG_BIAS] = dnnl::memory(bias_md, eng, const_cast<float*>(l.params.at("bias").values.data()));
             }
-            plan.steps.push_back({dnnl::matmul(pd), args});
+            add_step(dnnl::matmul(pd), pd.scratchpad_desc(), args);
             cur = dst;
             break;
         }
@@ -284,16 +305,16 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
                                dnnl::normalization_flags::use_shift;
             const dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, cur.get_desc(),
                                                                static_cast<float>(l.eps), flags);
-            const dnnl::batch_normalization_forward::primitive_desc pd(desc, eng);
+            const dnnl::batch_normalization_forward::primitive_desc pd(desc, plain_attr, eng);
             const dnnl::memory::desc c_md(to_dims({l.in.c}), dt::f32, tag::a);
             auto param = [&](const char* role) {
                 return dnnl::memory(c_md, eng, const_cast<float*>(l.params.at(role).values.data()));
             };
             dnnl::memory dst(pd.dst_desc(), eng);
-            plan.steps.push_back({dnnl::batch_normalization_forward(pd),
-                                  {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, param("mean")},
-                                   {DNNL_ARG_VARIANCE, param("var")}, {DNNL_ARG_SCALE, param("weight")},
-                                   {DNNL_ARG_SHIFT, param("bias")}}});
+            add_step(dnnl::batch_normalization_forward(pd), pd.scratchpad_desc(),
+                     {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, param("mean")},
+                      {DNNL_ARG_VARIANCE, param("var")}, {DNNL_ARG_SCALE, param("weight")},
+                      {DNNL_ARG_SHIFT, param("bias")}});
             cur = dst;
             break;
         }
@@ -310,9 +331,9 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
                                                    to_dims({l.stride[0], l.stride[1]}), to_dims({l.kernel[0], l.kernel[1]}),
                                                    to_dims({l.pad_begin[0], l.pad_begin[1]}),
                                                    to_dims({l.pad_end[0], l.pad_end[1]}));
-            const dnnl::pooling_forward::primitive_desc pd(desc, eng);
+            const dnnl::pooling_forward::primitive_desc pd(desc, plain_attr, eng);
             dnnl::memory dst(pd.dst_desc(), eng);
-            plan.steps.push_back({dnnl::pooling_forward(pd), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}}});
+            add_step(dnnl::pooling_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}});
             cur = dst;
             break;
         }
@@ -323,12 +344,13 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
             dnnl::memory dst(cur.get_desc(), eng);
             if (s.kind == layer_kind::softmax) {
                 const dnnl::softmax_forward::primitive_desc pd(
-                    dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, cur.get_desc(), 1), eng);
-                plan.steps.push_back({dnnl::softmax_forward(pd), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}}});
+                    dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, cur.get_desc(), 1), plain_attr, eng);
+                add_step(dnnl::softmax_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}});
             } else {
                 const dnnl::logsoftmax_forward::primitive_desc pd(
-                    dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_inference, cur.get_desc(), 1), eng);
-                plan.steps.push_back({dnnl::logsoftmax_forward(pd), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}}});
+                    dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_inference, cur.get_desc(), 1), plain_attr,
+                    eng);
+                add_step(dnnl::logsoftmax_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}});
             }
             cur = dst;
             break;
@@ -337,9 +359,9 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
             const auto act = activation(s);
             const dnnl::eltwise_forward::primitive_desc pd(
                 dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, act->first, cur.get_desc(), act->second, 0.0f),
-                eng);
+                plain_attr, eng);
             dnnl::memory dst(pd.dst_desc(), eng);
-            plan.steps.push_back({dnnl::eltwise_forward(pd), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}}});
+            add_step(dnnl::eltwise_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, cur}, {DNNL_ARG_DST, dst}});
             cur = dst;
         }
         }
@@ -353,7 +375,7 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
         plan.steps.back().args.at(DNNL_ARG_DST).get_data_handle() == cur.get_data_handle()) {
         plan.steps.back().args[DNNL_ARG_DST] = plan.output;
     } else {
-        plan.steps.push_back({dnnl::reorder(cur, plan.output), {{DNNL_ARG_FROM, cur}, {DNNL_ARG_TO, plan.output}}});
+        add_reorder_into(cur, plan.output);
     }
     (void)n;
     return plan;

@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs the dependencies, then
 #   1. builds with GCC (Release) and runs every test;
 #   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer, with the
-#      libFuzzer targets, and runs the io tests, the CLI bad-input test, the seed-corpus
+#      libFuzzer targets, and runs the io and nn tests (scoring against PyTorch, the demo),
+#      the CLI bad-input test, the seed-corpus
 #      replay and a short fuzzing run of each target;
 #   3. builds with clang under ThreadSanitizer and runs the pipeline tests (the library's and
 #      the CLI's), and a canary whose real race must be reported.
@@ -23,7 +24,7 @@ CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Re
   -DNPYFLOW_SANITIZE=address,undefined -DNPYFLOW_FUZZ=ON \
   -DNPYFLOW_FUZZ_SECONDS="${NPYFLOW_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build build-sanitize -j "$jobs"
-ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L io
+ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L "io|nn"
 
 echo "=== thread sanitizer build (clang) ==="
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

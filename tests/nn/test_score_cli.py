@@ -94,6 +94,30 @@ def test_stats_trace_and_thread_budget(tmp):
     check(status == 0 and cpu <= 1.15 * wall + 0.05, f"--threads 1 used {cpu:.2f} s CPU in {wall:.2f} s wall")
 
 
+def test_bench(tmp):
+    """npyflow bench: every measurement of every sweep point, consistent figures (no timing asserted)."""
+    x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 10)
+    src = os.path.join(tmp, "bench_in.npy")
+    np.save(src, x)
+    r = subprocess.run([NPYFLOW, "bench", src, "--model", fx("cnn_a.spec.json"), "--weights", fx("cnn_a.npz"),
+                        "--batch", "16,64", "--threads", "1,2", "--prefetch", "2", "--scratch", tmp, "--json"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"bench: {r.stderr}")
+    if r.returncode != 0:
+        return
+    data = json.loads(r.stdout)
+    check(data["rows"] == 370 and len(data["results"]) == 4, f"bench sweep points: {len(data['results'])}")
+    for point in data["results"]:
+        for what in ("ceiling", "read_preprocess", "full", "serial"):
+            check(point[what]["seconds"] > 0 and point[what]["rows_per_s"] > 0, f"bench {what} figures")
+        check(abs(point["full_over_ceiling"] - point["ceiling"]["seconds"] / point["full"]["seconds"]) < 1e-9,
+              "bench full/ceiling is the ratio of the times")
+    check(not os.path.exists(os.path.join(tmp, "npyflow-bench-output.npy")), "bench keeps no output")
+    r = subprocess.run([NPYFLOW, "bench", src, "--model", fx("cnn_a.spec.json"), "--weights", fx("cnn_a.npz"),
+                        "--batch", "16,x"], capture_output=True, text=True)
+    check(r.returncode == 2 and "comma-separated list of integers" in r.stderr, f"bench bad list: {r.stderr!r}")
+
+
 def test_output_kinds_and_labels(tmp):
     want = np.load(fx("cnn_b.expected.npy"))  # raw logits: the model ends in a linear layer
     out = os.path.join(tmp, "probs.npy")
@@ -215,7 +239,7 @@ def test_validation_errors(tmp):
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget,
+        for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget, test_bench,
                      test_output_kinds_and_labels, test_determinism, test_validation_errors):
             test(tmp)
             print(f"{test.__name__}: done")
