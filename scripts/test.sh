@@ -2,9 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs the dependencies, then
 #   1. builds with GCC (Release) and runs every test;
 #   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer, with the
-#      libFuzzer targets, and runs the io and nn tests (scoring against PyTorch, the demo),
-#      the CLI bad-input test, the seed-corpus
-#      replay and a short fuzzing run of each target;
+#      libFuzzer targets, and runs the io and nn tests (the CLI bad-input test, scoring
+#      against PyTorch, the demo), the seed-corpus replay and a short run of each fuzz target;
 #   3. builds with clang under ThreadSanitizer and runs the pipeline tests (the library's and
 #      the CLI's), and a canary whose real race must be reported.
 # Exits non-zero if anything fails. Set NPYFLOW_FUZZ_SECONDS to fuzz longer (default 20).
