@@ -5,6 +5,7 @@ one line per thread count). Needs python3-matplotlib.
 usage: plot.py BENCH.json OUT.png
 """
 import json
+import os
 import sys
 
 import matplotlib
@@ -25,7 +26,7 @@ def main(src, out):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("batch size (rows)")
     ax.set_ylabel("rows/s")
-    ax.set_title(f"npyflow bench: {data['model']} ({data['rows']} rows)")
+    ax.set_title(f"npyflow bench: {os.path.basename(data['model'])} ({data['rows']} rows)")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
