@@ -140,6 +140,16 @@ def test_output_kinds_and_labels(tmp):
     check(r.returncode == 0 and got.dtype == np.int64 and got.shape == (37,) and (got == want.argmax(1)).all(),
           f"--output argmax: {r.stderr}")
     check("accuracy: 0.7297 (27 of 37 correct)" in r.stdout, f"--labels accuracy: {r.stdout!r}")
+    # Labels that do not fit: an error naming the file, and no output.
+    for bad, fragment in ((truth[:30], "labels must be 37 integers, one per row, got uint8 (30,)"),
+                          (truth.astype(np.float32), "got float32 (37,)")):
+        np.save(labels, bad)
+        out = os.path.join(tmp, "labels_out.npy")
+        r = subprocess.run([NPYFLOW, "score", fx("cnn_b.input.npy"), "-o", out, "--model", fx("cnn_b.spec.json"),
+                            "--weights", fx("cnn_b.npz"), "--labels", labels], capture_output=True, text=True)
+        check(r.returncode == 1 and f"{labels}: labels must be" in r.stderr and fragment in r.stderr
+              and not os.path.exists(out),
+              f"bad labels: {r.returncode} {r.stderr!r}")
 
 
 def test_determinism(tmp):
