@@ -1,5 +1,6 @@
 #include "cli/pipeline_job.hpp"
 
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -44,6 +45,16 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
     return report;
 }
 
+double commit_output(npy_writer& writer, bool on_terminal) {
+    if (on_terminal) fmt::print(stderr, "\rnpyflow: flushing {} to disk...", writer.path().string());
+    const auto start = std::chrono::steady_clock::now();
+    writer.commit();
+    if (on_terminal) fmt::print(stderr, "\r\033[K");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string threads_text(unsigned threads) { return fmt::format("{} thread{}", threads, threads == 1 ? "" : "s"); }
+
 std::string format_stats(const pipeline_report& r) {
     std::string out = fmt::format("{:<12} {:>8} {:>9} {:>12}\n", "stage", "batches", "busy s", "utilization");
     const pipeline_report::value_type* bottleneck = nullptr;
@@ -53,7 +64,7 @@ std::string format_stats(const pipeline_report& r) {
         const double capacity = r.seconds * (s.serial ? 1.0 : static_cast<double>(r.threads));
         const double use = capacity > 0 ? s.busy_seconds / capacity : 0;
         out += fmt::format("{:<12} {:>8} {:>9.3f} {:>11.1f}%  ({})\n", s.name, s.batches, s.busy_seconds, 100 * use,
-                           s.serial ? "serial" : fmt::format("parallel, {} threads", r.threads));
+                           s.serial ? "serial" : "parallel, " + threads_text(r.threads));
         if (use > worst) {
             worst = use;
             bottleneck = &s;

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "io/npy_writer.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/pipeline.hpp"
 
@@ -29,6 +30,13 @@ void add_observer_options(CLI::App* command, job_observers& observers);
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                                        pipeline_options options, const std::atomic<bool>& stop,
                                        const job_observers& observers);
+
+// Flushes and renames the output into place, saying so on a terminal (it can take seconds);
+// returns how long it took.
+double commit_output(npy_writer& writer, bool on_terminal);
+
+// "1 thread", "2 threads".
+std::string threads_text(unsigned threads);
 
 // The per-stage table --stats prints, naming the bottleneck.
 std::string format_stats(const pipeline_report& report);

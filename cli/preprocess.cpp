@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -64,9 +63,7 @@ int run_preprocess(preprocess_options& o) {
     const pipeline_report& report = *done;
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
     // how long the disk then takes is the disk's figure, not the pipeline's.
-    const auto flush_start = std::chrono::steady_clock::now();
-    writer.commit();
-    const double flush_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - flush_start).count();
+    const double flush_seconds = commit_output(writer, o.pipeline.progress);
 
     if (!o.quiet) {
         const double mb_in = static_cast<double>(input.rows() * input.row_bytes()) / 1e6;
@@ -74,11 +71,11 @@ int run_preprocess(preprocess_options& o) {
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
                    "npyflow: preprocessed {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
-                   "wrote {} ({} {}), {:.3f} s more to flush it to disk; peak RSS {:.0f} MB [{}; {} threads, "
+                   "wrote {} ({} {}), {:.3f} s more to flush it to disk; peak RSS {:.0f} MB [{}; {}, "
                    "batch {}, prefetch {}]\n",
                    report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
                    o.output.string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
-                   static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), report.threads,
+                   static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), threads_text(report.threads),
                    o.pipeline.batch_rows, report.prefetch);
     }
     return 0;

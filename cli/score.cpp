@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -152,7 +151,7 @@ int run_score(score_options& o) {
     const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
-    writer.commit();
+    commit_output(writer, o.pipeline.progress);
     if (labels) {
         fmt::print("accuracy: {:.4f} ({} of {} correct)\n",
                    input.rows() ? static_cast<double>(correct) / static_cast<double>(input.rows()) : 0.0, correct,
@@ -162,11 +161,11 @@ int run_score(score_options& o) {
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
                    "npyflow: scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
-                   "{:.0f} MB [{} | {}; {} threads, batch {}, prefetch {}]\n",
+                   "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}]\n",
                    report.rows, report.seconds, static_cast<double>(report.rows) / s,
                    net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, o.output.string(),
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
-                   net.describe(), report.threads, o.pipeline.batch_rows, report.prefetch);
+                   net.describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch);
     }
     return 0;
 }

@@ -23,7 +23,7 @@ void progress_bar::update(std::uint64_t rows_done) {
     const auto filled = std::min(width, static_cast<std::size_t>(fraction * width));
     const double rate = elapsed > 0 ? static_cast<double>(rows_done) / elapsed : 0;
     const double eta = rate > 0 ? static_cast<double>(total_ - rows_done) / rate : 0;
-    fmt::print(stderr, "\r[{}{}] {:3.0f}%  {}/{} rows  {:.2f} GB/s  ETA {:.0f}s ", std::string(filled, '#'),
+    fmt::print(stderr, "\r[{}{}] {:3.0f}%  {}/{} rows  {:.2f} GB/s in  ETA {:.0f}s ", std::string(filled, '#'),
                std::string(width - filled, '.'), fraction * 100, rows_done, total_,
                rate * static_cast<double>(bytes_per_row_) / 1e9, eta);
     std::fflush(stderr);

@@ -1,6 +1,6 @@
 #pragma once
 // A one-line progress bar on stderr, redrawn at most ten times a second:
-//   [##########..........]  52%  260000/500000 rows  1.21 GB/s  ETA 2s
+//   [##########..........]  52%  260000/500000 rows  1.21 GB/s in  ETA 2s
 
 #include <chrono>
 #include <cstdint>
