@@ -97,7 +97,7 @@ double measure_read_preprocess(const job& j, pipeline_options options) {
 double measure_full(const job& j, pipeline_options options, const network& net) {
     npy_writer writer(j.output, dtype::float32, {j.input.rows(), net.output_values()});
     const stage infer{"infer", [&](batch& b) {
-                          auto& out = b.data.data() == b.scratch[0].data() ? b.scratch[1] : b.scratch[0];
+                          auto& out = b.spare_scratch();
                           out.resize(b.rows * net.output_values() * 4);
                           net.run({reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values()}, b.rows,
                                   {reinterpret_cast<float*>(out.data()), b.rows * net.output_values()});

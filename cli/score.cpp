@@ -125,9 +125,7 @@ int run_score(score_options& o) {
              logits.resize(b.rows * classes);
              const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
              net.run(src, b.rows, logits);
-             // The result goes to the scratch buffer the input does not occupy.
-             auto& out = b.data.data() == b.scratch[0].data() ? b.scratch[1] : b.scratch[0];
-             finish_rows(b, logits, classes, o.output_as, net.last_layer(), out);
+             finish_rows(b, logits, classes, o.output_as, net.last_layer(), b.spare_scratch());
          },
          o.parallel_inference}};
     std::vector<std::byte> label_rows;

@@ -118,7 +118,6 @@ network::network(bound_model model, int omp_threads) : impl_(std::make_unique<im
     auto& m = *impl_;
     m.omp_threads = std::max(1, omp_threads);
     m.model = std::move(model);
-    const bool torch = m.model.layout == weight_layout::torch;
     for (const auto& l : m.model.layers) {
         const auto& s = *l.spec;
         if (s.kind == layer_kind::dropout) continue;  // identity at inference
@@ -141,7 +140,6 @@ network::network(bound_model model, int omp_threads) : impl_(std::make_unique<im
         }
         m.nodes.push_back({l, {}, {}, std::string(name(s.kind))});
     }
-    (void)torch;
     m.in_values = m.model.input.features();
     m.out_values = m.model.layers.back().out.features();
     m.last = m.model.layers.back().spec->kind;
@@ -173,7 +171,6 @@ double network::flops_per_sample() const {
 
 batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
     const auto& eng = t.engine;
-    const auto n = static_cast<dnnl::memory::dim>(rows);
     const bool torch = model.layout == weight_layout::torch;
     const tag spatial_tag = torch ? tag::nchw : tag::nhwc;
     batch_plan plan;
@@ -377,7 +374,6 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
     } else {
         add_reorder_into(cur, plan.output);
     }
-    (void)n;
     return plan;
 }
 

@@ -124,7 +124,8 @@ public:
             names_.push_back(key);
             stored_[key] = n;
         }
-        sequential_ = weights.flat() != nullptr || weights.positional();
+        positional_ = weights.positional();
+        sequential_ = weights.flat() != nullptr || positional_;
     }
 
     bound_model bind() {
@@ -142,7 +143,7 @@ public:
             model.layers.push_back(std::move(b));
             if (!known) break;
         }
-        if (known) check_unused(model);
+        if (known) check_unused();
         if (!problems_.empty()) throw error(fmt::format("{}", fmt::join(problems_, "\n")));
         model.warnings = warnings_;
         return model;
@@ -221,8 +222,9 @@ private:
                                    flat.rows(), role, flat_offset_ + n - flat.rows()));
             return std::nullopt;
         }
-        auto whole = to_float(flat, weights_.where());
-        bound_tensor t{{n}, whole.values.subspan(flat_offset_, n), whole.owner, fmt::format("{}[{}:{}]", weights_.where(), flat_offset_, flat_offset_ + n)};
+        if (!flat_values_) flat_values_ = to_float(flat, weights_.where());  // once, not per slice
+        bound_tensor t{{n}, flat_values_->values.subspan(flat_offset_, n), flat_values_->owner,
+                       fmt::format("{}[{}:{}]", weights_.where(), flat_offset_, flat_offset_ + n)};
         flat_offset_ += n;
         check_finite(b, t);
         return t;
@@ -408,7 +410,7 @@ private:
             b.params[role] = *t;
         }
         // A positionally saved state_dict follows running_var with num_batches_tracked.
-        if (weights_.positional() && torch && next_position_ < names_.size()) {
+        if (positional_ && torch && next_position_ < names_.size()) {
             const auto name = fmt::format("arr_{}", next_position_);
             if (const auto a = weights_.load(stored_.at(name)); a.header().shape.empty() && !is_floating(a.header().type)) {
                 used_.insert(name);
@@ -418,7 +420,7 @@ private:
         return true;
     }
 
-    void check_unused(const bound_model&) {
+    void check_unused() {
         if (weights_.flat()) {
             if (flat_offset_ != weights_.flat()->rows()) {
                 problems_.push_back(fmt::format("{}: the flat weight vector has {} values, the layers use {}",
@@ -437,7 +439,9 @@ private:
     const model_spec& spec_;
     const weight_source& weights_;
     bool strict_;
-    bool sequential_ = false;
+    bool positional_ = false;  // arr_0, arr_1, ...
+    bool sequential_ = false;  // bound by position or offset rather than by name
+    std::optional<bound_tensor> flat_values_;  // the flat vector as float32
     std::size_t next_position_ = 0;
     std::uint64_t flat_offset_ = 0;
     std::vector<std::string> names_;              // after strip_prefix

@@ -24,6 +24,9 @@ struct batch {
     // Storage for the stages, reused from batch to batch.
     std::vector<std::byte> input_buffer;  // rows that needed conversion on reading
     preprocess_plan::scratch scratch;
+
+    // The scratch buffer `data` does not point into: where a stage can write its result.
+    std::vector<std::byte>& spare_scratch() { return data.data() == scratch[0].data() ? scratch[1] : scratch[0]; }
 };
 
 }  // namespace npyflow
