@@ -16,6 +16,14 @@ stage preprocess_stage(const preprocess_plan& plan) {
             }};
 }
 
+void add_pipeline_options(CLI::App* command, pipeline_options& options) {
+    command->add_option("--batch", options.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+    command->add_option("--threads", options.threads,
+                        "Threads for the whole job, TBB and oneDNN together (default: every core)");
+    command->add_option("--prefetch", options.prefetch,
+                        "Batches in flight, which bounds memory (default: twice the threads)");
+}
+
 void add_observer_options(CLI::App* command, job_observers& observers) {
     command->add_flag("--stats", observers.stats,
                       "Print each stage's batches, busy time and utilization, batches in flight, and the bottleneck");

@@ -17,6 +17,9 @@ namespace npyflow::cli {
 
 stage preprocess_stage(const preprocess_plan& plan);
 
+// --batch, --threads and --prefetch, which every streaming command takes.
+void add_pipeline_options(CLI::App* command, pipeline_options& options);
+
 // --stats and --trace, which every streaming command takes.
 struct job_observers {
     bool stats = false;

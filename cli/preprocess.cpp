@@ -99,11 +99,7 @@ void add_preprocess_command(CLI::App& app, command_runner& run) {
                         fmt::format("{}", fmt::join(known_ops(), ", ")))
         ->required()
         ->check(CLI::ExistingFile);
-    cmd->add_option("--batch", o->pipeline.batch_rows, "Rows per batch")->capture_default_str()->check(
-        CLI::PositiveNumber);
-    cmd->add_option("--threads", o->pipeline.threads, "Worker threads (default: every core)");
-    cmd->add_option("--prefetch", o->pipeline.prefetch,
-                    "Batches in flight, which bounds memory (default: twice the threads)");
+    add_pipeline_options(cmd, o->pipeline);
     add_observer_options(cmd, o->observers);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {

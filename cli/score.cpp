@@ -32,13 +32,19 @@ namespace {
 
 enum class output_kind { logits, probs, argmax };
 
+// How oneDNN's threads share the cores with the pipeline's (docs/architecture.md).
+enum class inference_mode { streams, parallel };
+
 struct score_options {
     std::vector<std::filesystem::path> inputs;
     std::filesystem::path output, model, weights, labels;
     output_kind output_as = output_kind::logits;
     bool strict = false;
     bool quiet = false;
-    bool parallel_inference = false;
+    inference_mode inference = inference_mode::streams;
+    // --output and --inference as typed: checked against their names, mapped once parsed
+    // (CLI11 would otherwise show and accept the enums' numbers).
+    std::string output_name = "logits", inference_name = "streams";
     pipeline_options pipeline;
     job_observers observers;
 };
@@ -101,7 +107,8 @@ int run_score(score_options& o) {
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
     const unsigned threads = o.pipeline.threads > 0 ? o.pipeline.threads : std::max(1u, std::thread::hardware_concurrency());
-    const network net(std::move(bound), o.parallel_inference ? static_cast<int>(threads) : 1);
+    const bool parallel = o.inference == inference_mode::parallel;
+    const network net(std::move(bound), parallel ? static_cast<int>(threads) : 1);
     const std::uint64_t classes = net.output_values();
 
     std::vector<std::uint64_t> out_shape{input.rows()};
@@ -127,7 +134,7 @@ int run_score(score_options& o) {
              net.run(src, b.rows, logits);
              finish_rows(b, logits, classes, o.output_as, net.last_layer(), b.spare_scratch());
          },
-         o.parallel_inference}};
+         parallel}};
     std::vector<std::byte> label_rows;
     const auto sink = [&](const batch& b) {
         writer.write_rows(b.first_row, b.data);
@@ -184,23 +191,25 @@ void add_score_command(CLI::App& app, command_runner& run) {
                     "Weights: an .npz, a directory of .npy files, or one flat 1-D .npy in layer order")
         ->required()
         ->check(CLI::ExistingPath);
-    cmd->add_option("--output", o->output_as, "What to write: logits (the network's outputs), probs (softmax), argmax")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, output_kind>{
-            {"logits", output_kind::logits}, {"probs", output_kind::probs}, {"argmax", output_kind::argmax}}))
+    cmd->add_option("--output", o->output_name, "What to write: logits (the network's outputs), probs (softmax), argmax")
+        ->check(CLI::IsMember({"logits", "probs", "argmax"}))
         ->capture_default_str();
     cmd->add_option("--labels", o->labels, "Integer class labels (.npy, one per row): prints accuracy")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--strict", o->strict, "Arrays in the weights that no layer uses are an error, not a warning");
-    cmd->add_option("--batch", o->pipeline.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--threads", o->pipeline.threads, "Threads, each running its own inference stream (default: every core)");
-    cmd->add_option("--prefetch", o->pipeline.prefetch, "Batches in flight, which bounds memory (default: twice the threads)");
-    cmd->add_option("--inference", o->parallel_inference,
-                    "streams: each thread runs its own single-threaded oneDNN stream (default, fastest here); "
+    add_pipeline_options(cmd, o->pipeline);
+    cmd->add_option("--inference", o->inference_name,
+                    "streams: each thread runs its own single-threaded oneDNN stream (fastest here); "
                     "parallel: one batch at a time, oneDNN's OpenMP on every thread")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"streams", false}, {"parallel", true}}));
+        ->check(CLI::IsMember({"streams", "parallel"}))
+        ->capture_default_str();
     add_observer_options(cmd, o->observers);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
+        o->output_as = o->output_name == "argmax" ? output_kind::argmax
+                       : o->output_name == "probs" ? output_kind::probs
+                                                   : output_kind::logits;
+        o->inference = o->inference_name == "parallel" ? inference_mode::parallel : inference_mode::streams;
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
         run = [o] { return run_score(*o); };
     });

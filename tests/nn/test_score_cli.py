@@ -140,6 +140,12 @@ def test_output_kinds_and_labels(tmp):
     check(r.returncode == 0 and got.dtype == np.int64 and got.shape == (37,) and (got == want.argmax(1)).all(),
           f"--output argmax: {r.stderr}")
     check("accuracy: 0.7297 (27 of 37 correct)" in r.stdout, f"--labels accuracy: {r.stdout!r}")
+    # Output kinds and inference modes are names; anything else is a usage error.
+    for option, value in (("--output", "2"), ("--output", "softmax"), ("--inference", "1")):
+        r = subprocess.run([NPYFLOW, "score", fx("cnn_b.input.npy"), "-o", os.path.join(tmp, "never.npy"), "--model",
+                            fx("cnn_b.spec.json"), "--weights", fx("cnn_b.npz"), option, value],
+                           capture_output=True, text=True)
+        check(r.returncode == 2 and f"{option}: {value} not in" in r.stderr, f"{option} {value}: {r.stderr!r}")
     # Labels that do not fit: an error naming the file, and no output.
     for bad, fragment in ((truth[:30], "labels must be 37 integers, one per row, got uint8 (30,)"),
                           (truth.astype(np.float32), "got float32 (37,)")):
