@@ -1,6 +1,7 @@
 // npyflow command-line entry point. Exit codes: 0 ok, 1 bad data or a failed job,
 // 2 a usage error. Errors are one line on stderr starting with "npyflow: error:".
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string_view>
@@ -15,6 +16,10 @@ int main(int argc, char** argv) {
     app.name("npyflow");
     app.require_subcommand(1);
     app.set_version_flag("--version", "npyflow 0.1.0");
+
+    // Past a file-size limit (ulimit -f), a write should fail with EFBIG and a message, not
+    // kill the process with SIGXFSZ: the job can then keep its journal and be resumed.
+    std::signal(SIGXFSZ, SIG_IGN);
 
     npyflow::cli::command_runner run;
     npyflow::cli::add_inspect_command(app, run);

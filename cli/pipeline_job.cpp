@@ -1,6 +1,5 @@
 #include "cli/pipeline_job.hpp"
 
-#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -34,15 +33,17 @@ void add_observer_options(CLI::App* command, job_observers& observers) {
 
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                                        pipeline_options options, const std::atomic<bool>& stop,
-                                       const job_observers& observers) {
+                                       const job_observers& observers, resumable_output& output) {
     trace_recorder trace;
     if (!observers.trace.empty()) options.trace = &trace;
+    options.first_row = output.first_row();
     std::optional<pipeline_report> report;
     try {
         report = run_pipeline(input, stages, sink, options);
     } catch (const error& e) {
-        if (!stop.load()) throw;
-        fmt::print(stderr, "npyflow: {}; no output written\n", e.what());
+        const std::string kept = output.abandon();
+        if (!stop.load()) throw error(fmt::format("{}\n{}", e.what(), kept));
+        fmt::print(stderr, "npyflow: {}; {}\n", e.what(), kept);
         return std::nullopt;
     }
     if (!observers.trace.empty()) {
@@ -53,12 +54,8 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
     return report;
 }
 
-double commit_output(npy_writer& writer, bool on_terminal) {
-    if (on_terminal) fmt::print(stderr, "\rnpyflow: flushing {} to disk...", writer.path().string());
-    const auto start = std::chrono::steady_clock::now();
-    writer.commit();
-    if (on_terminal) fmt::print(stderr, "\r\033[K");
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+std::string resumed_text(const pipeline_report& report, std::uint64_t total_rows) {
+    return report.first_row > 0 ? fmt::format("resumed at row {} of {}; ", report.first_row, total_rows) : "";
 }
 
 std::string threads_text(unsigned threads) { return fmt::format("{} thread{}", threads, threads == 1 ? "" : "s"); }

@@ -1,6 +1,7 @@
 #pragma once
 // What every streaming command (preprocess, score) does around the pipeline: the stage that
-// applies the spec's preprocess ops, and running the job so that Ctrl-C ends it cleanly.
+// applies the spec's preprocess ops, and running the job into a resumable output so that a
+// failure or Ctrl-C ends it cleanly, keeping the rows already written.
 
 #include <atomic>
 #include <filesystem>
@@ -9,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "io/npy_writer.hpp"
+#include "cli/resumable_output.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/pipeline.hpp"
 
@@ -27,16 +28,16 @@ struct job_observers {
 };
 void add_observer_options(CLI::App* command, job_observers& observers);
 
-// Runs the pipeline; when it was stopped by a signal, says so and returns nothing (the
-// caller then exits with exit_interrupted, its partial output removed by its writer).
-// Writes the trace and prints the stage statistics when asked.
+// Runs the pipeline from where the output starts (a resumed job's journal). When the job
+// fails or is stopped by a signal, the output is abandoned (its finished rows kept for
+// --resume) and the error says so; a stopped job returns nothing (the caller then exits
+// with exit_interrupted). Writes the trace and prints the stage statistics when asked.
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                                        pipeline_options options, const std::atomic<bool>& stop,
-                                       const job_observers& observers);
+                                       const job_observers& observers, resumable_output& output);
 
-// Flushes and renames the output into place, saying so on a terminal (it can take seconds);
-// returns how long it took.
-double commit_output(npy_writer& writer, bool on_terminal);
+// "resumed at row 1200 of 5000; " for a resumed job, else nothing: for summary lines.
+std::string resumed_text(const pipeline_report& report, std::uint64_t total_rows);
 
 // "1 thread", "2 threads".
 std::string threads_text(unsigned threads);

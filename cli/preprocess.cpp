@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/job_fingerprint.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
-#include "io/npy_writer.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/dataset.hpp"
@@ -28,6 +28,7 @@ struct preprocess_options {
     std::filesystem::path spec;
     pipeline_options pipeline;
     job_observers observers;
+    resume_options resume;
     bool quiet = false;
 };
 
@@ -55,25 +56,32 @@ int run_preprocess(preprocess_options& o) {
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
-    npy_writer writer(o.output, plan.output().type, out_shape);
+    job_fingerprint fingerprint("preprocess");
+    fingerprint.add_inputs(o.inputs);
+    fingerprint.add_file("spec", o.spec);
+    resumable_output output(o.output, plan.output().type, out_shape, fingerprint.entries(), o.resume);
+    if (output.already_complete()) {
+        fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        return 0;
+    }
 
-    const auto sink = [&](const batch& b) { writer.write_rows(b.first_row, b.data); };
-    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop, o.observers);
+    const auto sink = [&](const batch& b) { output.write(b); };
+    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop, o.observers, output);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
     // how long the disk then takes is the disk's figure, not the pipeline's.
-    const double flush_seconds = commit_output(writer, o.pipeline.progress);
+    const double flush_seconds = output.commit(o.pipeline.progress);
 
     if (!o.quiet) {
-        const double mb_in = static_cast<double>(input.rows() * input.row_bytes()) / 1e6;
-        const double mb_out = static_cast<double>(input.rows() * plan.output().bytes()) / 1e6;
+        const double mb_in = static_cast<double>(report.rows * input.row_bytes()) / 1e6;
+        const double mb_out = static_cast<double>(report.rows * plan.output().bytes()) / 1e6;
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
-                   "npyflow: preprocessed {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
+                   "npyflow: {}preprocessed {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
                    "wrote {} ({} {}), {:.3f} s more to flush it to disk; peak RSS {:.0f} MB [{}; {}, "
                    "batch {}, prefetch {}]\n",
-                   report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
+                   resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
                    o.output.string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
                    static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), threads_text(report.threads),
                    o.pipeline.batch_rows, report.prefetch);
@@ -101,6 +109,7 @@ void add_preprocess_command(CLI::App& app, command_runner& run) {
         ->check(CLI::ExistingFile);
     add_pipeline_options(cmd, o->pipeline);
     add_observer_options(cmd, o->observers);
+    add_resume_options(cmd, o->resume);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;

@@ -11,12 +11,12 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/job_fingerprint.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
-#include "io/npy_writer.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/network.hpp"
 #include "nn/param_binding.hpp"
@@ -47,6 +47,7 @@ struct score_options {
     std::string output_name = "logits", inference_name = "streams";
     pipeline_options pipeline;
     job_observers observers;
+    resume_options resume;
 };
 
 std::int64_t label_at(dtype type, const std::byte* p) {
@@ -113,7 +114,6 @@ int run_score(score_options& o) {
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     if (o.output_as != output_kind::argmax) out_shape.push_back(classes);
-    npy_writer writer(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape);
 
     std::optional<npy_array> labels;
     if (!o.labels.empty()) {
@@ -123,7 +123,23 @@ int run_score(score_options& o) {
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
         }
     }
-    std::uint64_t correct = 0;
+
+    // Everything that decides the output's bytes; --threads, --batch and --prefetch do not.
+    job_fingerprint fingerprint("score");
+    fingerprint.add_option("--output", o.output_name);
+    fingerprint.add_option("--inference", o.inference_name);
+    fingerprint.add_inputs(o.inputs);
+    fingerprint.add_file("model", o.model);
+    fingerprint.add_file("weights", o.weights);
+    if (labels) fingerprint.add_file("labels", o.labels);
+    resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
+                            fingerprint.entries(), o.resume);
+    if (output.already_complete()) {
+        fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        return 0;
+    }
+    // Predictions matching --labels, over every row written so far (a resumed job's too).
+    std::uint64_t correct = output.resumed_sink_state().value("correct", std::uint64_t{0});
 
     thread_local std::vector<float> logits;
     const std::vector<stage> stages{
@@ -137,8 +153,7 @@ int run_score(score_options& o) {
          parallel}};
     std::vector<std::byte> label_rows;
     const auto sink = [&](const batch& b) {
-        writer.write_rows(b.first_row, b.data);
-        if (!labels) return;
+        if (!labels) return output.write(b);
         label_rows.resize(b.rows * labels->row_bytes());
         labels->copy_rows(b.first_row, b.rows, label_rows);
         for (std::uint64_t r = 0; r < b.rows; ++r) {
@@ -152,11 +167,12 @@ int run_score(score_options& o) {
             }
             correct += got == want;
         }
+        output.write(b, {{"correct", correct}});
     };
-    const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers);
+    const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
-    commit_output(writer, o.pipeline.progress);
+    output.commit(o.pipeline.progress);
     if (labels) {
         fmt::print("accuracy: {:.4f} ({} of {} correct)\n",
                    input.rows() ? static_cast<double>(correct) / static_cast<double>(input.rows()) : 0.0, correct,
@@ -165,9 +181,9 @@ int run_score(score_options& o) {
     if (!o.quiet) {
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
-                   "npyflow: scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
+                   "npyflow: {}scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
                    "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}]\n",
-                   report.rows, report.seconds, static_cast<double>(report.rows) / s,
+                   resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s,
                    net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, o.output.string(),
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
                    net.describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch);
@@ -204,6 +220,7 @@ void add_score_command(CLI::App& app, command_runner& run) {
         ->check(CLI::IsMember({"streams", "parallel"}))
         ->capture_default_str();
     add_observer_options(cmd, o->observers);
+    add_resume_options(cmd, o->resume);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->output_as = o->output_name == "argmax" ? output_kind::argmax

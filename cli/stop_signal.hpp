@@ -1,7 +1,7 @@
 #pragma once
 // SIGINT and SIGTERM ask a running job to stop: the first sets a flag the pipeline checks
-// between batches (so the job ends cleanly and removes its partial output); a second one
-// ends the process at once.
+// between batches, so the job ends cleanly, checkpointing the rows it wrote for --resume;
+// a second one ends the process at once (the journal still holds the last checkpoint).
 
 #include <atomic>
 

@@ -3,16 +3,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-
 #include <boost/iostreams/device/mapped_file.hpp>
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/truncation_guard.hpp"
 
 namespace npyflow {
 
 struct mapped_file::impl {
     boost::iostreams::mapped_file_source source;
+    std::unique_ptr<truncation_guard> guard;  // set after the mapping, cleared before it goes
+    ~impl() { guard.reset(); }
 };
 
 mapped_file::mapped_file(const std::filesystem::path& path) : path_(path), impl_(std::make_unique<impl>()) {
@@ -31,6 +33,7 @@ mapped_file::mapped_file(const std::filesystem::path& path) : path_(path), impl_
         throw error(fmt::format("{}: cannot map: {}", path.string(), e.what()));
     }
     bytes_ = {reinterpret_cast<const std::byte*>(impl_->source.data()), impl_->source.size()};
+    impl_->guard = std::make_unique<truncation_guard>(bytes_.data(), bytes_.size());
 }
 
 mapped_file::~mapped_file() = default;
@@ -56,6 +59,20 @@ void mapped_file::will_need(std::uint64_t offset, std::uint64_t length) const {
 
 void mapped_file::dont_need(std::uint64_t offset, std::uint64_t length) const {
     advise(bytes_, offset, length, MADV_DONTNEED);
+}
+
+
+bool mapped_file::lost_pages() const { return impl_->guard && impl_->guard->truncated(); }
+
+void mapped_file::check_not_truncated() const {
+    std::error_code ec;
+    const auto now = std::filesystem::file_size(path_, ec);
+    const bool shorter = !ec && now < size();
+    if (!lost_pages() && !shorter) return;
+    const std::string size_now = ec ? "it is gone" : fmt::format("it is now {} bytes", now);
+    throw error(fmt::format("{}: the file was truncated while being read ({}; it was {} when opened); rows "
+                            "read from it cannot be trusted",
+                            path_.string(), size_now, size()));
 }
 
 }  // namespace npyflow

@@ -7,15 +7,36 @@
 
 namespace npyflow {
 
-npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape)
-    : file_(std::move(path)) {
+npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape,
+                       std::optional<std::uint64_t> resume_rows)
+    : file_(std::move(path), resume_rows ? partial_file::mode::reopen : partial_file::mode::create) {
     const std::string header = format_npy_header(type, shape);
     rows_ = shape.empty() ? 1 : shape[0];
     row_bytes_ = itemsize(type);
     for (std::size_t i = 1; i < shape.size(); ++i) row_bytes_ *= shape[i];
     data_offset_ = header.size();
-    file_.write_at(0, std::as_bytes(std::span(header)));
-    file_.resize(data_offset_ + rows_ * row_bytes_);
+    // The file grows as rows arrive (in any order, holes are fine): it is never made
+    // bigger than what was written, so a file-size limit or a full disk shows up at the
+    // write that crosses it.
+    if (!resume_rows) {
+        file_.write_at(0, std::as_bytes(std::span(header)));
+        return;
+    }
+    if (*resume_rows > rows_) {
+        throw error(fmt::format("{}: cannot resume after row {}: the output has {} rows", partial_path().string(),
+                                *resume_rows, rows_));
+    }
+    std::string found(header.size(), '\0');
+    if (!file_.read_at(0, std::as_writable_bytes(std::span(found))) || found != header) {
+        throw error(fmt::format("{}: its header is not that of this job's output ({} {}); cannot resume",
+                                partial_path().string(), name(type), format_shape(shape)));
+    }
+    const std::uint64_t needed = data_offset_ + *resume_rows * row_bytes_;
+    if (file_.size() < needed) {
+        throw error(fmt::format("{}: is {} bytes, but the {} rows its journal records need {}; cannot resume",
+                                partial_path().string(), file_.size(), *resume_rows, needed));
+    }
+    bytes_written_ = *resume_rows * row_bytes_;
 }
 
 void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> src) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -17,15 +18,24 @@ namespace npyflow {
 class npy_writer {
 public:
     // shape[0] is the row count; an empty shape writes a 0-d array of one element.
-    npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape);
+    // With resume_rows, continues the partial file an earlier run left, whose first
+    // resume_rows rows are known to be written: its header must be this output's.
+    npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape,
+               std::optional<std::uint64_t> resume_rows = std::nullopt);
 
     std::uint64_t rows() const { return rows_; }
     std::uint64_t row_bytes() const { return row_bytes_; }
     const std::filesystem::path& path() const { return file_.path(); }
+    const std::filesystem::path& partial_path() const { return file_.partial_path(); }
 
     // Writes whole rows starting at first_row; src holds a multiple of row_bytes().
     // Thread-safe for disjoint row ranges.
     void write_rows(std::uint64_t first_row, std::span<const std::byte> src);
+
+    // Makes the rows written so far durable; safe beside write_rows.
+    void sync() const { file_.sync(); }
+    // Leaves the partial file for a later run to resume instead of removing it.
+    void keep_partial() { file_.keep(); }
 
     // Checks that every row was written, then flushes and renames into place.
     void commit();

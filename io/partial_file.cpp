@@ -1,6 +1,7 @@
 #include "io/partial_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,16 +20,23 @@ namespace {
 
 }  // namespace
 
-partial_file::partial_file(std::filesystem::path path) : path_(std::move(path)) {
+partial_file::partial_file(std::filesystem::path path, mode how) : path_(std::move(path)) {
     partial_path_ = path_;
     partial_path_ += ".partial";
-    fd_ = ::open(partial_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail("create", partial_path_);
+    const int flags = how == mode::create ? O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDWR | O_CLOEXEC;
+    fd_ = ::open(partial_path_.c_str(), flags, 0644);
+    if (fd_ < 0) fail(how == mode::create ? "create" : "reopen", partial_path_);
 }
 
 partial_file::~partial_file() {
     if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(partial_path_.c_str());
+    if (!committed_ && !kept_) ::unlink(partial_path_.c_str());
+}
+
+std::uint64_t partial_file::size() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail("stat", partial_path_);
+    return static_cast<std::uint64_t>(st.st_size);
 }
 
 void partial_file::write_at(std::uint64_t offset, std::span<const std::byte> bytes) const {
@@ -43,8 +51,22 @@ void partial_file::write_at(std::uint64_t offset, std::span<const std::byte> byt
     }
 }
 
-void partial_file::resize(std::uint64_t size) const {
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) fail("resize", partial_path_);
+bool partial_file::read_at(std::uint64_t offset, std::span<std::byte> bytes) const {
+    while (!bytes.empty()) {
+        const ssize_t n = ::pread(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("read", partial_path_);
+        }
+        if (n == 0) return false;
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+void partial_file::sync() const {
+    if (::fdatasync(fd_) != 0) fail("flush", partial_path_);
 }
 
 void partial_file::commit() {
@@ -57,8 +79,11 @@ void partial_file::commit() {
     fd_ = -1;
     if (::rename(partial_path_.c_str(), path_.c_str()) != 0) fail("rename into place", path_);
     committed_ = true;
-    // Make the rename itself durable.
-    const auto dir = path_.has_parent_path() ? path_.parent_path() : std::filesystem::path(".");
+    sync_parent_directory(path_);
+}
+
+void sync_parent_directory(const std::filesystem::path& path) {
+    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
         (void)::fsync(dfd);
         ::close(dfd);

@@ -11,17 +11,27 @@ namespace npyflow {
 
 class partial_file {
 public:
-    explicit partial_file(std::filesystem::path path);
-    ~partial_file();  // without commit(): the partial file is removed
+    enum class mode {
+        create,  // a new, empty partial file (one left over is replaced)
+        reopen,  // the partial file an earlier run left, as it is (a resumed job)
+    };
+    explicit partial_file(std::filesystem::path path, mode how = mode::create);
+    ~partial_file();  // without commit() or keep(): the partial file is removed
     partial_file(const partial_file&) = delete;
     partial_file& operator=(const partial_file&) = delete;
 
     const std::filesystem::path& path() const { return path_; }
     const std::filesystem::path& partial_path() const { return partial_path_; }
+    std::uint64_t size() const;
 
     // Writes at an offset; safe to call from several threads for disjoint ranges.
     void write_at(std::uint64_t offset, std::span<const std::byte> bytes) const;
-    void resize(std::uint64_t size) const;
+    // Reads exactly bytes.size() bytes at an offset; false when the file is shorter.
+    bool read_at(std::uint64_t offset, std::span<std::byte> bytes) const;
+    // Makes what was written so far durable (fdatasync); safe beside write_at.
+    void sync() const;
+    // Leaves the partial file on disk when this object goes, for a later run to resume.
+    void keep() { kept_ = true; }
     void commit();
 
 private:
@@ -29,6 +39,10 @@ private:
     std::filesystem::path partial_path_;
     int fd_ = -1;
     bool committed_ = false;
+    bool kept_ = false;
 };
+
+// Makes a rename or unlink in the directory of `path` durable.
+void sync_parent_directory(const std::filesystem::path& path);
 
 }  // namespace npyflow

@@ -86,6 +86,14 @@ void dataset::dont_need(std::uint64_t first, std::uint64_t count) const {
     });
 }
 
+bool dataset::lost_pages() const {
+    return std::any_of(parts_.begin(), parts_.end(), [](const part& p) { return p.file->lost_pages(); });
+}
+
+void dataset::check_not_truncated() const {
+    for (const auto& p : parts_) p.file->check_not_truncated();
+}
+
 std::string dataset::describe_rows(std::uint64_t first, std::uint64_t count) const {
     std::vector<std::string> pieces;
     for_each_part(first, count, [&](const part& p, std::uint64_t local, std::uint64_t n) {

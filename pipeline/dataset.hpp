@@ -36,6 +36,11 @@ public:
     void will_need(std::uint64_t first, std::uint64_t count) const;
     void dont_need(std::uint64_t first, std::uint64_t count) const;
 
+    // Whether a file was truncated while being read (truncation_guard): lost_pages() is
+    // one flag per file, for every batch; check_not_truncated() throws naming the file.
+    bool lost_pages() const;
+    void check_not_truncated() const;
+
     // "a.npy rows [0, 100)", or the files and ranges a dataset range spans, for messages.
     std::string describe_rows(std::uint64_t first, std::uint64_t count) const;
 

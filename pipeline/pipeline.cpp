@@ -71,15 +71,24 @@ private:
 };
 
 // Runs fn(b) for a stage: times it, and turns any exception into an npyflow::error
-// naming the stage and the rows, which cancels the graph.
+// naming the stage and the rows, which cancels the graph. An input truncated under the
+// stage (its lost pages read as zeros, or a write from the mapping failing) is what is
+// reported, since it explains any other failure.
 template <typename Fn>
 void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
     const auto start = clock::now();
     try {
         fn(b);
+        if (input.lost_pages()) input.check_not_truncated();
     } catch (const std::exception& e) {
+        std::string why = e.what();
+        try {
+            input.check_not_truncated();
+        } catch (const error& truncated) {
+            why = truncated.what();
+        }
         throw error(fmt::format("stage '{}' failed on {}: {}", meter.name, input.describe_rows(b.first_row, b.rows),
-                                e.what()));
+                                why));
     }
     const auto end = clock::now();
     meter.busy_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
@@ -92,10 +101,13 @@ void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
 pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                              const pipeline_options& options) {
     if (options.batch_rows == 0) throw error("batch size must be at least 1");
+    if (options.first_row > input.rows()) {
+        throw error(fmt::format("cannot start at row {}: the input has {} rows", options.first_row, input.rows()));
+    }
     const unsigned threads =
         options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     const unsigned prefetch = options.prefetch > 0 ? options.prefetch : 2 * threads;
-    const std::uint64_t batch_count = (input.rows() + options.batch_rows - 1) / options.batch_rows;
+    const std::uint64_t batch_count = (input.rows() - options.first_row + options.batch_rows - 1) / options.batch_rows;
 
     // Every batch object that can exist at once: those past the limiter, plus the one the
     // source may hold (without data) while the limiter is full.
@@ -122,12 +134,12 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     const sample_desc row_sample{input.type(), input.row_shape()};
     std::atomic<unsigned> in_flight{0}, max_in_flight{0};
     std::uint64_t next_batch = 0;
-    std::uint64_t rows_done = 0;
-    std::uint64_t released_rows = 0;  // input rows given back to the kernel
+    std::uint64_t rows_done = options.first_row;
+    std::uint64_t released_rows = options.first_row;  // input rows given back to the kernel
     std::uint64_t in_flight_sum = 0;  // summed at each sink call, for the mean
     const std::uint64_t window_rows = std::max<std::uint64_t>(1, advice_window_bytes / std::max<std::uint64_t>(1, input.row_bytes()));
     bool stopped = false;
-    progress_bar progress(input.rows(), input.row_bytes(), options.progress);
+    progress_bar progress(input.rows(), input.row_bytes(), options.progress, options.first_row);
     const auto start = clock::now();
 
     graph_handoff sync;
@@ -149,10 +161,10 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             if (!free_batches.try_pop(b)) throw error("internal: batch pool exhausted");
             handoff_acquire(b);  // from the sink that freed it
             b->index = next_batch++;
-            b->first_row = b->index * options.batch_rows;
+            b->first_row = options.first_row + b->index * options.batch_rows;
             b->rows = std::min<std::uint64_t>(options.batch_rows, input.rows() - b->first_row);
             // Entering a new window: ask the kernel to read the next one.
-            if (b->first_row == 0 || b->first_row / window_rows != (b->first_row - 1) / window_rows) {
+            if (b->index == 0 || b->first_row / window_rows != (b->first_row - 1) / window_rows) {
                 input.will_need((b->first_row / window_rows + 1) * window_rows, window_rows);
             }
             handoff_release(b);
@@ -226,7 +238,8 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     }
 
     pipeline_report report;
-    report.rows = rows_done;
+    report.first_row = options.first_row;
+    report.rows = rows_done - options.first_row;
     report.batches = batch_count;
     report.seconds = std::chrono::duration<double>(clock::now() - start).count();
     report.threads = threads;

@@ -36,6 +36,8 @@ struct pipeline_options {
     unsigned threads = 0;   // 0: every core
     unsigned prefetch = 0;  // batches in flight; 0: twice the threads
     bool progress = false;  // a progress bar on stderr
+    // Rows before this one are already done (a resumed job): batches start here.
+    std::uint64_t first_row = 0;
     // Checked before each batch is started; when it becomes true the run stops and throws.
     const std::atomic<bool>* stop = nullptr;
     // When set, every stage's span for every batch is recorded here.
@@ -51,7 +53,8 @@ struct stage_report {
 
 struct pipeline_report {
     using value_type = stage_report;
-    std::uint64_t rows = 0;
+    std::uint64_t first_row = 0;  // where this run started (options.first_row)
+    std::uint64_t rows = 0;       // rows this run did
     std::uint64_t batches = 0;
     double seconds = 0;
     unsigned threads = 0;
