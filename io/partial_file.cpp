@@ -20,7 +20,8 @@ namespace {
 
 }  // namespace
 
-partial_file::partial_file(std::filesystem::path path, mode how) : path_(std::move(path)) {
+partial_file::partial_file(std::filesystem::path path, mode how)
+    : path_(std::move(path)), kept_(how == mode::reopen) {
     partial_path_ = path_;
     partial_path_ += ".partial";
     const int flags = how == mode::create ? O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDWR | O_CLOEXEC;

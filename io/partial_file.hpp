@@ -13,7 +13,8 @@ class partial_file {
 public:
     enum class mode {
         create,  // a new, empty partial file (one left over is replaced)
-        reopen,  // the partial file an earlier run left, as it is (a resumed job)
+        reopen,  // the partial file an earlier run left, as it is (a resumed job); it
+                 // holds that run's work, so it is kept whatever happens until commit()
     };
     explicit partial_file(std::filesystem::path path, mode how = mode::create);
     ~partial_file();  // without commit() or keep(): the partial file is removed
