@@ -107,7 +107,12 @@ TEST_CASE("checkpointer.a_failed_sync_stops_the_job_and_keeps_the_last_checkpoin
     checkpointer checkpoints(
         journal, [&] { if (disk_full) throw error("out.npy.partial: cannot flush: No space left on device"); }, 1ms);
     checkpoints.advance({10, {}});
-    while (journal.progress().rows != 10) std::this_thread::sleep_for(1ms);
+    // The journal object belongs to the checkpoint thread until finish(): watch the file.
+    const auto on_disk = [&] {
+        const auto read = job_journal::read(dir / "out.npy");
+        return read ? read->progress().rows : 0;
+    };
+    while (on_disk() != 10) std::this_thread::sleep_for(1ms);
     disk_full = true;
     checkpoints.advance({20, {}});
     // The failure reaches the sink at its next batch.
@@ -121,7 +126,7 @@ TEST_CASE("checkpointer.a_failed_sync_stops_the_job_and_keeps_the_last_checkpoin
         Contains("No space left on device"));
     CHECK_THROWS_WITH(checkpoints.finish(), Contains("No space left on device"));
     CHECK(journal.progress().rows == 10);
-    CHECK(job_journal::read(dir / "out.npy")->progress().rows == 10);
+    CHECK(on_disk() == 10);
 }
 
 TEST_CASE("pipeline.first_row_starts_a_resumed_run_mid_dataset", "[pipeline][journal]") {
