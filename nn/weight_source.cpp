@@ -34,6 +34,11 @@ weight_source::weight_source(const std::filesystem::path& path) : where_(path.st
     for (const auto& m : archive_->members()) names_.push_back(m.key);
 }
 
+weight_source::weight_source(std::span<const std::byte> npz_bytes, std::string where)
+    : where_(std::move(where)), archive_(std::make_unique<npz_archive>(npz_bytes, nullptr, where_)) {
+    for (const auto& m : archive_->members()) names_.push_back(m.key);
+}
+
 weight_source::~weight_source() = default;
 weight_source::weight_source(weight_source&&) noexcept = default;
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ class npz_archive;
 class weight_source {
 public:
     explicit weight_source(const std::filesystem::path& path);
+    // An .npz held in memory (bytes must outlive this); `where` names it in messages.
+    weight_source(std::span<const std::byte> npz_bytes, std::string where);
     ~weight_source();
     weight_source(weight_source&&) noexcept;
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Builds the committed seed corpus of the fuzz targets from the numpy fixtures and the bad
 inputs: every file under 8 KiB, .npy files (and npz members, unzipped) for fuzz_npy,
-.npz files for fuzz_npz. Rerun after adding fixture cases:
+.npz files for fuzz_npz; every model spec in the repository for fuzz_model_spec; the cnn_b
+weight fixtures, and variants of them the binder must refuse, for fuzz_weights. Rerun after
+adding fixture cases:
 
     tests/fuzz/make_seed_corpus.py
 """
@@ -12,7 +14,12 @@ import sys
 import tempfile
 import zipfile
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+NN_FIXTURES = os.path.join(ROOT, "tests", "nn", "fixtures")
+CORPORA = ("npy", "npz", "model_spec", "weights")
 sys.path.insert(0, os.path.join(HERE, "..", "io"))
 import make_bad_inputs  # noqa: E402
 import make_numpy_fixtures  # noqa: E402
@@ -28,8 +35,39 @@ def save(corpus, content):
         f.write(content)
 
 
+def spec_seeds():
+    for folder in (NN_FIXTURES, os.path.join(ROOT, "examples", "fashion_mnist"), os.path.join(ROOT, "examples", "data")):
+        for fname in sorted(os.listdir(folder)):
+            if fname.endswith(".json") and "accuracy" not in fname:
+                save("model_spec", open(os.path.join(folder, fname), "rb").read())
+    save("model_spec", b'{"preprocess": [{"op": "cast", "dtype": "float32"}, {"op": "normalize", "mean": [0.5], '
+                       b'"std": [0.25], "axis": 0}, {"op": "transpose", "axes": [1, 0]}, {"op": "clip", "min": 0, '
+                       b'"max": 1}, {"op": "reshape", "shape": [1, 28, 28]}]}')
+
+
+def weight_seeds(tmp):
+    for fname in ("cnn_b.npz", "cnn_b.keras.npz", "cnn_b.keras_positional.npz"):
+        save("weights", open(os.path.join(NN_FIXTURES, fname), "rb").read())
+    with np.load(os.path.join(NN_FIXTURES, "cnn_b.npz")) as z:
+        good = {k: z[k] for k in z.files}
+    first = sorted(good)[0]
+    variants = {
+        "nan": {**good, first: np.full_like(good[first], np.nan)},
+        "float64": {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in good.items()},
+        "float16": {k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in good.items()},
+        "transposed": {**good, "9.weight": good["9.weight"].T.copy()},
+        "missing": {k: v for k, v in good.items() if k != "2.running_var"},
+        "extra": {**good, "unused.weight": np.zeros(3, np.float32)},
+        "negative_variance": {**good, "2.running_var": -np.abs(good["2.running_var"])},
+    }
+    for name, arrays in variants.items():
+        path = os.path.join(tmp, name + ".npz")
+        np.savez(path, **arrays)
+        save("weights", open(path, "rb").read())
+
+
 def main():
-    for corpus in ("npy", "npz"):
+    for corpus in CORPORA:
         shutil.rmtree(os.path.join(HERE, "corpus", corpus), ignore_errors=True)
         os.makedirs(os.path.join(HERE, "corpus", corpus))
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,7 +87,9 @@ def main():
                                 save("npy", z.read(info))
                     except Exception:
                         pass  # bad archives on purpose
-    for corpus in ("npy", "npz"):
+        weight_seeds(tmp)
+    spec_seeds()
+    for corpus in CORPORA:
         print(corpus, len(os.listdir(os.path.join(HERE, "corpus", corpus))), "seed inputs")
 
 
