@@ -1,5 +1,6 @@
 #include "cli/resumable_output.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -56,7 +57,8 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
         journal_.emplace(path, fingerprint, total_rows);
         writer_ = std::make_unique<npy_writer>(path, type, std::move(shape));
     }
-    const auto interval = std::chrono::milliseconds(static_cast<std::int64_t>(options.checkpoint_seconds * 1000));
+    const auto interval =
+        std::chrono::milliseconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(options.checkpoint_seconds * 1000)));
     checkpoints_ = std::make_unique<checkpointer>(*journal_, [w = writer_.get()] { w->sync(); }, interval);
 }
 
