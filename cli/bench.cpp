@@ -20,6 +20,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "cli/commands.hpp"
+#include "cli/rank_group.hpp"
 #include "cli/json_file.hpp"
 #include "cli/pipeline_job.hpp"
 #include "io/error.hpp"
@@ -222,7 +223,10 @@ void add_bench_command(CLI::App& app, command_runner& run) {
         for (auto b : o->batches) {
             if (b == 0) throw CLI::ValidationError("--batch", "must be at least 1");
         }
-        run = [o] { return run_bench(*o); };
+        run = [o] {
+            rank_group::world().require_one_process("bench");
+            return run_bench(*o);
+        };
     });
 }
 

@@ -13,6 +13,7 @@ using command_runner = std::function<int()>;
 void add_inspect_command(CLI::App& app, command_runner& run);
 void add_preprocess_command(CLI::App& app, command_runner& run);
 void add_score_command(CLI::App& app, command_runner& run);
+void add_concat_command(CLI::App& app, command_runner& run);
 void add_bench_command(CLI::App& app, command_runner& run);
 
 }  // namespace npyflow::cli

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/rank_group.hpp"
 #include "io/array_stats.hpp"
 #include "io/error.hpp"
 #include "io/mapped_file.hpp"
@@ -173,6 +174,7 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
                   "and so also verifies every .npz member's CRC-32");
     cmd->callback([&run, opts] {
         run = [opts] {
+            rank_group::world().require_one_process("inspect");
             std::vector<file_report> reports;
             int status = 0;
             for (const auto& path : opts->paths) {

@@ -1,14 +1,32 @@
 // npyflow command-line entry point. Exit codes: 0 ok, 1 bad data or a failed job,
 // 2 a usage error. Errors are one line on stderr starting with "npyflow: error:".
+// Under mpirun, every rank runs the command on its share of the rows; a failure on any rank
+// is reported once, by rank 0, with the failing rank's message (cli/rank_group.hpp).
 
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/rank_group.hpp"
+
+namespace {
+
+// One line per problem: the weight binder reports every problem it finds at once.
+void print_error(std::string_view message) {
+    do {
+        const auto end = message.find('\n');
+        fmt::print(stderr, "npyflow: error: {}\n", message.substr(0, end));
+        message = end == std::string_view::npos ? std::string_view{} : message.substr(end + 1);
+    } while (!message.empty());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"npyflow: stream NumPy .npy/.npz files through preprocessing and oneDNN networks.\n"
@@ -25,6 +43,7 @@ int main(int argc, char** argv) {
     npyflow::cli::add_inspect_command(app, run);
     npyflow::cli::add_preprocess_command(app, run);
     npyflow::cli::add_score_command(app, run);
+    npyflow::cli::add_concat_command(app, run);
     npyflow::cli::add_bench_command(app, run);
 
     try {
@@ -40,16 +59,28 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    npyflow::cli::rank_group* ranks = nullptr;
+    std::optional<std::string> failure;
+    int code = 1;
     try {
-        return run();
+        ranks = &npyflow::cli::rank_group::world();
+        code = run();
+    } catch (const npyflow::cli::collective_error& e) {
+        // Every rank knows it already; rank 0 says it.
+        if (ranks->rank() == 0) print_error(e.what());
+        return 1;
+    } catch (const npyflow::cli::stopped_by_another_rank&) {
+        // Not this rank's failure: the exchange below names the rank that failed.
     } catch (const std::exception& e) {
-        // One line per problem: the weight binder reports every problem it finds at once.
-        std::string_view rest = e.what();
-        do {
-            const auto end = rest.find('\n');
-            fmt::print(stderr, "npyflow: error: {}\n", rest.substr(0, end));
-            rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-        } while (!rest.empty());
+        failure = e.what();
+    }
+    if (ranks == nullptr || !ranks->distributed()) {
+        if (failure) print_error(*failure);
+        return failure ? 1 : code;
+    }
+    if (const auto first = ranks->first_failure(failure)) {
+        if (ranks->rank() == 0) print_error(*first);
         return 1;
     }
+    return code;
 }

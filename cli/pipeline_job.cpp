@@ -1,6 +1,8 @@
 #include "cli/pipeline_job.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -33,25 +35,61 @@ void add_observer_options(CLI::App* command, job_observers& observers) {
 
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                                        pipeline_options options, const std::atomic<bool>& stop,
-                                       const job_observers& observers, resumable_output& output) {
+                                       const job_observers& observers, resumable_output& output, rank_group& ranks) {
     trace_recorder trace;
-    if (!observers.trace.empty()) options.trace = &trace;
+    auto trace_path = observers.trace;
+    if (ranks.distributed() && !trace_path.empty()) {
+        trace_path.replace_filename(fmt::format("{}.rank{}{}", trace_path.stem().string(), ranks.rank(),
+                                                trace_path.extension().string()));
+    }
+    if (!trace_path.empty()) options.trace = &trace;
     options.first_row = output.first_row();
+    options.end_row = output.end_row();
+    options.should_stop = [&] { return stop.load() || ranks.another_rank_failed(); };
     std::optional<pipeline_report> report;
     try {
         report = run_pipeline(input, stages, sink, options);
-    } catch (const error& e) {
+    } catch (const pipeline_stopped& e) {
         const std::string kept = output.abandon();
-        if (!stop.load()) throw error(fmt::format("{}\n{}", e.what(), kept));
+        if (!stop.load()) throw stopped_by_another_rank(fmt::format("stopped because another rank failed; {}", kept));
+        if (ranks.distributed()) throw error(fmt::format("{}; {}", e.what(), kept));
         fmt::print(stderr, "npyflow: {}; {}\n", e.what(), kept);
         return std::nullopt;
+    } catch (const error& e) {
+        const std::string kept = output.abandon();
+        throw error(fmt::format("{}\n{}", e.what(), kept));
     }
-    if (!observers.trace.empty()) {
-        trace.write(observers.trace);
-        fmt::print(stderr, "npyflow: wrote {} trace events to {}\n", trace.events(), observers.trace.string());
+    if (!trace_path.empty()) {
+        trace.write(trace_path);
+        fmt::print(stderr, "npyflow: wrote {} trace events to {}\n", trace.events(), trace_path.string());
     }
-    if (observers.stats) fmt::print(stderr, "{}", format_stats(*report));
+    if (observers.stats) {
+        const std::string who = ranks.distributed() ? fmt::format("rank {} of {}:\n", ranks.rank(), ranks.size()) : "";
+        fmt::print(stderr, "{}{}", who, format_stats(*report));
+    }
     return report;
+}
+
+unsigned default_threads(const rank_group& ranks) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    return std::max(1u, cores / static_cast<unsigned>(std::max(1, ranks.local_size())));
+}
+
+std::string ranks_summary(rank_group& ranks, const pipeline_report& report) {
+    const auto rows = ranks.gather(static_cast<double>(report.rows));
+    const auto seconds = ranks.gather(report.seconds);
+    if (!ranks.distributed()) return "";
+    double total_rows = 0;
+    std::vector<std::string> per_rank;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+        total_rows += rows[r];
+        per_rank.push_back(fmt::format("{:.0f}", rows[r] / std::max(seconds[r], 1e-9)));
+    }
+    const auto slowest = static_cast<std::size_t>(std::max_element(seconds.begin(), seconds.end()) - seconds.begin());
+    return fmt::format("{} ranks, {:.0f} rows in {:.3f} s: {:.0f} rows/s in total; per rank (rows/s): {}; slowest: "
+                       "rank {} ({:.3f} s)",
+                       ranks.size(), total_rows, seconds[slowest], total_rows / std::max(seconds[slowest], 1e-9),
+                       fmt::join(per_rank, ", "), slowest, seconds[slowest]);
 }
 
 std::string resumed_text(const pipeline_report& report, std::uint64_t total_rows) {

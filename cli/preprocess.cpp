@@ -1,4 +1,5 @@
 // npyflow preprocess: streams .npy inputs through the spec's "preprocess" ops into one .npy.
+// npyflow concat: the same with no ops, which joins .npy files (an MPI job's shards, say).
 
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
+#include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
@@ -23,12 +25,13 @@ namespace npyflow::cli {
 namespace {
 
 struct preprocess_options {
+    std::string command;  // "preprocess" or "concat"
     std::vector<std::filesystem::path> inputs;
     std::filesystem::path output;
-    std::filesystem::path spec;
+    std::filesystem::path spec;  // none for concat
     pipeline_options pipeline;
     job_observers observers;
-    resume_options resume;
+    output_options output_as;
     bool quiet = false;
 };
 
@@ -42,47 +45,58 @@ void check_output_is_not_an_input(const preprocess_options& o) {
 }
 
 int run_preprocess(preprocess_options& o) {
+    auto& ranks = rank_group::world();
     const auto& stop = install_stop_handler();
-    o.pipeline.stop = &stop;
-    const auto spec = read_json_file(o.spec);
-    if (!spec.is_object() || !spec.contains("preprocess")) {
-        throw error(fmt::format("{}: needs a \"preprocess\" list of ops", o.spec.string()));
+    if (o.pipeline.threads == 0) o.pipeline.threads = default_threads(ranks);
+    nlohmann::json ops = nlohmann::json::array();
+    if (!o.spec.empty()) {
+        const auto spec = read_json_file(o.spec);
+        if (!spec.is_object() || !spec.contains("preprocess")) {
+            throw error(fmt::format("{}: needs a \"preprocess\" list of ops", o.spec.string()));
+        }
+        ops = spec["preprocess"];
     }
     const dataset input(o.inputs);
     const preprocess_plan plan = with_context(o.spec.string(), [&] {
-        return preprocess_plan(parse_ops(spec["preprocess"]), {input.type(), input.row_shape()});
+        return preprocess_plan(parse_ops(ops), {input.type(), input.row_shape()});
     });
     check_output_is_not_an_input(o);
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
-    job_fingerprint fingerprint("preprocess");
+    job_fingerprint fingerprint(o.command);
     fingerprint.add_inputs(o.inputs);
-    fingerprint.add_file("spec", o.spec);
-    resumable_output output(o.output, plan.output().type, out_shape, fingerprint.entries(), o.resume);
+    if (!o.spec.empty()) fingerprint.add_file("spec", o.spec);
+    resumable_output output(o.output, plan.output().type, out_shape, fingerprint.entries(), o.output_as, ranks);
     if (output.already_complete()) {
-        fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
         return 0;
     }
 
     const auto sink = [&](const batch& b) { output.write(b); };
-    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop, o.observers, output);
+    const auto done = run_job(input, {preprocess_stage(plan)}, sink, o.pipeline, stop, o.observers, output, ranks);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
     // how long the disk then takes is the disk's figure, not the pipeline's.
     const double flush_seconds = output.commit(o.pipeline.progress);
 
-    if (!o.quiet) {
+    if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
+        if (ranks.rank() == 0 && !o.quiet) {
+            fmt::print(stderr, "npyflow: {} on {}; wrote {} ({} {})\n", o.command, whole_job,
+                       o.output_as.shards ? shard_path(o.output, 0, ranks.size()).string() + "..." : o.output.string(),
+                       name(plan.output().type), format_shape(out_shape));
+        }
+    } else if (!o.quiet) {
         const double mb_in = static_cast<double>(report.rows * input.row_bytes()) / 1e6;
         const double mb_out = static_cast<double>(report.rows * plan.output().bytes()) / 1e6;
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
-                   "npyflow: {}preprocessed {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
+                   "npyflow: {}{} {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
                    "wrote {} ({} {}), {:.3f} s more to flush it to disk; peak RSS {:.0f} MB [{}; {}, "
                    "batch {}, prefetch {}]\n",
-                   resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
-                   o.output.string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
+                   resumed_text(report, input.rows()), o.command == "concat" ? "joined" : "preprocessed", report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
+                   output.file().string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
                    static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), threads_text(report.threads),
                    o.pipeline.batch_rows, report.prefetch);
     }
@@ -93,6 +107,7 @@ int run_preprocess(preprocess_options& o) {
 
 void add_preprocess_command(CLI::App& app, command_runner& run) {
     auto o = std::make_shared<preprocess_options>();
+    o->command = "preprocess";
     auto* cmd = app.add_subcommand(
         "preprocess",
         "Stream .npy inputs (one dataset, concatenated along axis 0) through the spec's \"preprocess\" ops "
@@ -109,7 +124,27 @@ void add_preprocess_command(CLI::App& app, command_runner& run) {
         ->check(CLI::ExistingFile);
     add_pipeline_options(cmd, o->pipeline);
     add_observer_options(cmd, o->observers);
-    add_resume_options(cmd, o->resume);
+    add_output_options(cmd, o->output_as);
+    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
+    cmd->callback([&run, o] {
+        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
+        run = [o] { return run_preprocess(*o); };
+    });
+}
+
+void add_concat_command(CLI::App& app, command_runner& run) {
+    auto o = std::make_shared<preprocess_options>();
+    o->command = "concat";
+    auto* cmd = app.add_subcommand("concat",
+                                   "Join .npy files along axis 0 into one .npy, in the order given: the shards an "
+                                   "MPI job wrote with --output-shards, or any files of one dtype and row shape");
+    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
+    cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
+                                              "and renamed when complete")
+        ->required();
+    add_pipeline_options(cmd, o->pipeline);
+    add_observer_options(cmd, o->observers);
+    add_output_options(cmd, o->output_as);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;

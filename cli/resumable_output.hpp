@@ -5,10 +5,12 @@
 //   OUT.partial   the rows written so far (io/npy_writer)
 //   OUT.journal   which of them are durable, and a fingerprint of the job (job_journal)
 //
-// Checkpoints run every few seconds on their own thread. Without --resume, a journal left
-// by an earlier run is an error that says how to resume or discard it.
+// Under MPI every rank writes its share of the rows: into the one OUT.partial at their
+// offsets (rank 0 creates it and renames it when every rank has finished), each with its own
+// journal OUT.rank<r>-of-<P>.journal; or, with --output-shards, into a file of its own,
+// OUT-<r>-of-<P>.npy (docs/distributed.md). Without --resume, a journal left by an earlier
+// run is an error that says how to resume or discard it.
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -19,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/rank_group.hpp"
 #include "io/npy_writer.hpp"
 #include "pipeline/batch.hpp"
 #include "pipeline/checkpointer.hpp"
@@ -26,19 +29,24 @@
 
 namespace npyflow::cli {
 
-struct resume_options {
+struct output_options {
     bool resume = false;
     double checkpoint_seconds = 5;
+    bool shards = false;  // one file per rank instead of one shared file
 };
-void add_resume_options(CLI::App* command, resume_options& options);
+void add_output_options(CLI::App* command, output_options& options);
+
+// "scores.npy" as rank 1 of 3's shard: "scores-00001-of-00003.npy".
+std::filesystem::path shard_path(const std::filesystem::path& output, int rank, int ranks);
 
 class resumable_output {
 public:
-    // Starts the output, or continues it when options.resume and a journal with the same
-    // fingerprint exists. Throws, saying what to do, when a journal is in the way or
-    // records a different job.
+    // Every rank constructs it at once (the ranks agree on each step, so a failure on one
+    // is an error on all). Starts the output, or continues it when options.resume and a
+    // journal with the same fingerprint exists. Throws, saying what to do, when a journal is
+    // in the way or records a different job.
     resumable_output(const std::filesystem::path& path, dtype type, std::vector<std::uint64_t> shape,
-                     const nlohmann::json& fingerprint, const resume_options& options);
+                     nlohmann::json fingerprint, const output_options& options, rank_group& ranks);
     ~resumable_output();  // without commit(): as abandon(), silently
     resumable_output(const resumable_output&) = delete;
     resumable_output& operator=(const resumable_output&) = delete;
@@ -46,16 +54,21 @@ public:
     // The job's output was already complete (a run was killed after renaming it into place,
     // before removing its journal): nothing is left to do.
     bool already_complete() const { return !writer_; }
-    // Where the pipeline starts: 0, or the rows the journal records.
+    // The dataset rows this rank runs: from its journal's row (or its share's start) to its
+    // share's end.
     std::uint64_t first_row() const { return journal_->progress().rows; }
-    // What the sink had accumulated over those rows ({} for a new job).
+    std::uint64_t end_row() const { return share_.end; }
+    // What the sink had accumulated over the rows already done ({} for a new job).
     const nlohmann::json& resumed_sink_state() const { return journal_->progress().sink_state; }
+    // Where this rank's rows go: the output, or its shard.
+    const std::filesystem::path& file() const { return file_; }
 
     // From the sink, in input order: writes a batch's rows and records the progress.
     void write(const batch& b, nlohmann::json sink_state = nlohmann::json::object());
 
-    // Once every row is written: a last checkpoint, the rename into place, the journal
-    // removed. Returns the seconds it took (mostly the flush to disk).
+    // Once every row is written, on every rank: a last checkpoint, the rename into place
+    // once every rank has finished, the journal removed. Returns the seconds it took
+    // (mostly the flush to disk).
     double commit(bool on_terminal);
 
     // The job failed or was stopped: checkpoints what was written and keeps the partial file
@@ -64,7 +77,11 @@ public:
     std::string abandon();
 
 private:
-    std::filesystem::path path_;
+    rank_group& ranks_;
+    row_range share_;         // this rank's dataset rows
+    bool shared_file_ = false;  // several ranks write file_
+    std::uint64_t origin_ = 0;  // the dataset row of file_'s first row
+    std::filesystem::path file_;
     std::optional<job_journal> journal_;
     std::unique_ptr<npy_writer> writer_;
     std::unique_ptr<checkpointer> checkpoints_;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
 #include <thread>
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
+#include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
@@ -47,7 +49,7 @@ struct score_options {
     std::string output_name = "logits", inference_name = "streams";
     pipeline_options pipeline;
     job_observers observers;
-    resume_options resume;
+    output_options output_to;
 };
 
 std::int64_t label_at(dtype type, const std::byte* p) {
@@ -91,8 +93,9 @@ void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, ou
 }
 
 int run_score(score_options& o) {
+    auto& ranks = rank_group::world();
     const auto& stop = install_stop_handler();
-    o.pipeline.stop = &stop;
+    if (o.pipeline.threads == 0) o.pipeline.threads = default_threads(ranks);
     const auto spec_json = read_json_file(o.model);
     const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
     const dataset input(o.inputs);
@@ -107,7 +110,7 @@ int run_score(score_options& o) {
     const weight_source weights(o.weights);
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
-    const unsigned threads = o.pipeline.threads > 0 ? o.pipeline.threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads = o.pipeline.threads;
     const bool parallel = o.inference == inference_mode::parallel;
     const network net(std::move(bound), parallel ? static_cast<int>(threads) : 1);
     const std::uint64_t classes = net.output_values();
@@ -133,9 +136,9 @@ int run_score(score_options& o) {
     fingerprint.add_file("weights", o.weights);
     if (labels) fingerprint.add_file("labels", o.labels);
     resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
-                            fingerprint.entries(), o.resume);
+                            fingerprint.entries(), o.output_to, ranks);
     if (output.already_complete()) {
-        fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
         return 0;
     }
     // Predictions matching --labels, over every row written so far (a resumed job's too).
@@ -169,22 +172,32 @@ int run_score(score_options& o) {
         }
         output.write(b, {{"correct", correct}});
     };
-    const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output);
+    const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output, ranks);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     output.commit(o.pipeline.progress);
     if (labels) {
-        fmt::print("accuracy: {:.4f} ({} of {} correct)\n",
-                   input.rows() ? static_cast<double>(correct) / static_cast<double>(input.rows()) : 0.0, correct,
-                   input.rows());
+        const auto per_rank = ranks.gather(static_cast<double>(correct));  // exact below 2^53
+        const auto all_correct = static_cast<std::uint64_t>(std::accumulate(per_rank.begin(), per_rank.end(), 0.0));
+        if (ranks.rank() == 0) {
+            fmt::print("accuracy: {:.4f} ({} of {} correct)\n",
+                       input.rows() ? static_cast<double>(all_correct) / static_cast<double>(input.rows()) : 0.0,
+                       all_correct, input.rows());
+        }
     }
-    if (!o.quiet) {
+    if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
+        if (ranks.rank() == 0 && !o.quiet) {
+            fmt::print(stderr, "npyflow: score on {}; wrote {} ({})\n", whole_job,
+                       o.output_to.shards ? shard_path(o.output, 0, ranks.size()).string() + "..." : o.output.string(),
+                       format_shape(out_shape));
+        }
+    } else if (!o.quiet) {
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
                    "npyflow: {}scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
                    "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}]\n",
                    resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s,
-                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, o.output.string(),
+                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, output.file().string(),
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
                    net.describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch);
     }
@@ -220,7 +233,7 @@ void add_score_command(CLI::App& app, command_runner& run) {
         ->check(CLI::IsMember({"streams", "parallel"}))
         ->capture_default_str();
     add_observer_options(cmd, o->observers);
-    add_resume_options(cmd, o->resume);
+    add_output_options(cmd, o->output_to);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
         o->output_as = o->output_name == "argmax" ? output_kind::argmax

@@ -1,5 +1,7 @@
 #include "io/npy_writer.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "io/error.hpp"
@@ -8,13 +10,14 @@
 namespace npyflow {
 
 npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape,
-                       std::optional<std::uint64_t> resume_rows)
+                       std::optional<std::uint64_t> resume_rows, row_range own)
     : file_(std::move(path), resume_rows ? partial_file::mode::reopen : partial_file::mode::create) {
     const std::string header = format_npy_header(type, shape);
     rows_ = shape.empty() ? 1 : shape[0];
     row_bytes_ = itemsize(type);
     for (std::size_t i = 1; i < shape.size(); ++i) row_bytes_ *= shape[i];
     data_offset_ = header.size();
+    own_ = {std::min(own.begin, rows_), std::min(own.end, rows_)};
     // The file grows as rows arrive (in any order, holes are fine): it is never made
     // bigger than what was written, so a file-size limit or a full disk shows up at the
     // write that crosses it.
@@ -22,9 +25,9 @@ npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::
         file_.write_at(0, std::as_bytes(std::span(header)));
         return;
     }
-    if (*resume_rows > rows_) {
-        throw error(fmt::format("{}: cannot resume after row {}: the output has {} rows", partial_path().string(),
-                                *resume_rows, rows_));
+    if (*resume_rows < own_.begin || *resume_rows > own_.end) {
+        throw error(fmt::format("{}: cannot resume after row {}: this writer's rows are [{}, {})",
+                                partial_path().string(), *resume_rows, own_.begin, own_.end));
     }
     std::string found(header.size(), '\0');
     if (!file_.read_at(0, std::as_writable_bytes(std::span(found))) || found != header) {
@@ -32,11 +35,11 @@ npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::
                                 partial_path().string(), name(type), format_shape(shape)));
     }
     const std::uint64_t needed = data_offset_ + *resume_rows * row_bytes_;
-    if (file_.size() < needed) {
+    if (*resume_rows > own_.begin && file_.size() < needed) {
         throw error(fmt::format("{}: is {} bytes, but the {} rows its journal records need {}; cannot resume",
                                 partial_path().string(), file_.size(), *resume_rows, needed));
     }
-    bytes_written_ = *resume_rows * row_bytes_;
+    bytes_written_ = (*resume_rows - own_.begin) * row_bytes_;
 }
 
 void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> src) {
@@ -54,12 +57,17 @@ void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> 
     bytes_written_ += src.size();
 }
 
-void npy_writer::commit() {
-    const std::uint64_t expected = rows_ * row_bytes_;
+void npy_writer::finish() {
+    const std::uint64_t expected = own_.rows() * row_bytes_;
     if (bytes_written_ != expected) {
         throw error(fmt::format("{}: {} of {} data bytes were written; not committing", path().string(),
                                 bytes_written_.load(), expected));
     }
+    file_.sync();
+}
+
+void npy_writer::commit() {
+    finish();
     file_.commit();
 }
 

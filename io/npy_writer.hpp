@@ -12,16 +12,19 @@
 
 #include "io/dtype.hpp"
 #include "io/partial_file.hpp"
+#include "io/row_range.hpp"
 
 namespace npyflow {
 
 class npy_writer {
 public:
     // shape[0] is the row count; an empty shape writes a 0-d array of one element.
-    // With resume_rows, continues the partial file an earlier run left, whose first
-    // resume_rows rows are known to be written: its header must be this output's.
+    // `own` is the rows this writer is to write: all of them, unless several processes
+    // write one file (MPI ranks), each its own range. With resume_rows, it continues the
+    // partial file that exists (an earlier run's, or another rank's), whose rows from
+    // own.begin up to resume_rows are known to be written: its header must be this output's.
     npy_writer(std::filesystem::path path, dtype type, std::vector<std::uint64_t> shape,
-               std::optional<std::uint64_t> resume_rows = std::nullopt);
+               std::optional<std::uint64_t> resume_rows = std::nullopt, row_range own = {});
 
     std::uint64_t rows() const { return rows_; }
     std::uint64_t row_bytes() const { return row_bytes_; }
@@ -37,7 +40,10 @@ public:
     // Leaves the partial file for a later run to resume instead of removing it.
     void keep_partial() { file_.keep(); }
 
-    // Checks that every row was written, then flushes and renames into place.
+    // Checks that every row of `own` was written, and flushes them.
+    void finish();
+    // finish(), then renames into place. With several writers of one file, only one
+    // commits, after every writer finished.
     void commit();
 
 private:
@@ -45,6 +51,7 @@ private:
     std::uint64_t rows_ = 0;
     std::uint64_t row_bytes_ = 0;
     std::uint64_t data_offset_ = 0;
+    row_range own_;
     std::atomic<std::uint64_t> bytes_written_{0};
 };
 

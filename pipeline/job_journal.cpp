@@ -49,17 +49,19 @@ void write_durably(const std::filesystem::path& path, const std::string& text) {
 
 }  // namespace
 
-std::filesystem::path job_journal::path_for(const std::filesystem::path& output) {
+std::filesystem::path job_journal::path_for(const std::filesystem::path& output, int rank, int ranks) {
     auto path = output;
-    path += ".journal";
+    path += ranks > 1 ? fmt::format(".rank{}-of-{}.journal", rank, ranks) : std::string(".journal");
     return path;
 }
 
-job_journal::job_journal(const std::filesystem::path& output, nlohmann::json fingerprint, std::uint64_t total_rows)
-    : path_(path_for(output)), fingerprint_(std::move(fingerprint)), total_rows_(total_rows) {}
+job_journal::job_journal(std::filesystem::path path, nlohmann::json fingerprint, std::uint64_t total_rows,
+                         std::uint64_t first_row)
+    : path_(std::move(path)), fingerprint_(std::move(fingerprint)), total_rows_(total_rows) {
+    progress_.rows = first_row;
+}
 
-std::optional<job_journal> job_journal::read(const std::filesystem::path& output) {
-    const auto path = path_for(output);
+std::optional<job_journal> job_journal::read(const std::filesystem::path& path, const std::filesystem::path& partial) {
     std::ifstream in(path);
     if (!in) return std::nullopt;
     std::stringstream text;
@@ -69,15 +71,14 @@ std::optional<job_journal> job_journal::read(const std::filesystem::path& output
         if (j.at("version").get<int>() != journal_version) {
             throw error(fmt::format("version {} is not {}", j.at("version").dump(), journal_version));
         }
-        job_journal journal(output, j.at("fingerprint"), j.at("total_rows").get<std::uint64_t>());
+        job_journal journal(path, j.at("fingerprint"), j.at("total_rows").get<std::uint64_t>());
         journal.progress_.rows = j.at("rows_done").get<std::uint64_t>();
         journal.progress_.sink_state = j.at("sink_state");
         if (journal.progress_.rows > journal.total_rows_) throw error("more rows done than the job has");
         return journal;
     } catch (const std::exception& e) {
-        throw error(fmt::format("{}: not a journal npyflow can resume from ({}); delete it and {}.partial to start "
-                                "over",
-                                path.string(), e.what(), output.string()));
+        throw error(fmt::format("{}: not a journal npyflow can resume from ({}); delete it and {} to start over",
+                                path.string(), e.what(), partial.string()));
     }
 }
 

@@ -21,14 +21,18 @@ struct journal_progress {
 
 class job_journal {
 public:
-    static std::filesystem::path path_for(const std::filesystem::path& output);
+    // "<output>.journal", or "<output>.rank<r>-of-<P>.journal" for each rank of a job run
+    // by P MPI ranks.
+    static std::filesystem::path path_for(const std::filesystem::path& output, int rank = 0, int ranks = 1);
 
-    // The journal an earlier run left for this output, if any; throws naming the file
-    // when it is not one npyflow wrote.
-    static std::optional<job_journal> read(const std::filesystem::path& output);
+    // The journal an earlier run left at this path, if any; throws naming the file when it
+    // is not one npyflow wrote (`partial`, its output, is named in the advice).
+    static std::optional<job_journal> read(const std::filesystem::path& path, const std::filesystem::path& partial);
 
-    // A new journal (nothing is written until save()).
-    job_journal(const std::filesystem::path& output, nlohmann::json fingerprint, std::uint64_t total_rows);
+    // A new journal (nothing is written until save()); rows before first_row are not this
+    // journal's to record (another rank's share).
+    job_journal(std::filesystem::path path, nlohmann::json fingerprint, std::uint64_t total_rows,
+                std::uint64_t first_row = 0);
 
     const std::filesystem::path& path() const { return path_; }
     const nlohmann::json& fingerprint() const { return fingerprint_; }

@@ -101,13 +101,14 @@ void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
 pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                              const pipeline_options& options) {
     if (options.batch_rows == 0) throw error("batch size must be at least 1");
-    if (options.first_row > input.rows()) {
-        throw error(fmt::format("cannot start at row {}: the input has {} rows", options.first_row, input.rows()));
+    const std::uint64_t end_row = std::min(options.end_row, input.rows());
+    if (options.first_row > end_row) {
+        throw error(fmt::format("cannot start at row {}: the rows end at {}", options.first_row, end_row));
     }
     const unsigned threads =
         options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     const unsigned prefetch = options.prefetch > 0 ? options.prefetch : 2 * threads;
-    const std::uint64_t batch_count = (input.rows() - options.first_row + options.batch_rows - 1) / options.batch_rows;
+    const std::uint64_t batch_count = (end_row - options.first_row + options.batch_rows - 1) / options.batch_rows;
 
     // Every batch object that can exist at once: those past the limiter, plus the one the
     // source may hold (without data) while the limiter is full.
@@ -139,7 +140,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     std::uint64_t in_flight_sum = 0;  // summed at each sink call, for the mean
     const std::uint64_t window_rows = std::max<std::uint64_t>(1, advice_window_bytes / std::max<std::uint64_t>(1, input.row_bytes()));
     bool stopped = false;
-    progress_bar progress(input.rows(), input.row_bytes(), options.progress, options.first_row);
+    progress_bar progress(end_row, input.row_bytes(), options.progress, options.first_row);
     const auto start = clock::now();
 
     graph_handoff sync;
@@ -152,7 +153,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
         flow::input_node<batch*> source(g, [&](tbb::flow_control& fc) -> batch* {
             handoff_acquire(&graph_setup_token);
             const node_scope scope(sync, nullptr, &next_batch);
-            if (next_batch == batch_count || (options.stop && options.stop->load())) {
+            if (next_batch == batch_count || (options.should_stop && options.should_stop())) {
                 stopped = next_batch != batch_count;
                 fc.stop();
                 return nullptr;
@@ -162,7 +163,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             handoff_acquire(b);  // from the sink that freed it
             b->index = next_batch++;
             b->first_row = options.first_row + b->index * options.batch_rows;
-            b->rows = std::min<std::uint64_t>(options.batch_rows, input.rows() - b->first_row);
+            b->rows = std::min<std::uint64_t>(options.batch_rows, end_row - b->first_row);
             // Entering a new window: ask the kernel to read the next one.
             if (b->index == 0 || b->first_row / window_rows != (b->first_row - 1) / window_rows) {
                 input.will_need((b->first_row / window_rows + 1) * window_rows, window_rows);
@@ -201,7 +202,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             run_stage(*sink_meter, input, *b, sink);
             rows_done += b->rows;
             in_flight_sum += in_flight.load();
-            if (rows_done - released_rows >= window_rows || rows_done == input.rows()) {
+            if (rows_done - released_rows >= window_rows || rows_done == end_row) {
                 input.dont_need(released_rows, rows_done - released_rows);
                 released_rows = rows_done;
             }
@@ -234,7 +235,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     });
     progress.finish();
     if (stopped) {
-        throw error(fmt::format("interrupted after {} of {} rows", rows_done, input.rows()));
+        throw pipeline_stopped(fmt::format("interrupted after {} of {} rows", rows_done, end_row));
     }
 
     pipeline_report report;

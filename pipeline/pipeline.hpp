@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "io/error.hpp"
 #include "pipeline/batch.hpp"
 #include "pipeline/dataset.hpp"
 #include "pipeline/trace.hpp"
@@ -36,10 +37,13 @@ struct pipeline_options {
     unsigned threads = 0;   // 0: every core
     unsigned prefetch = 0;  // batches in flight; 0: twice the threads
     bool progress = false;  // a progress bar on stderr
-    // Rows before this one are already done (a resumed job): batches start here.
+    // The rows to run: [first_row, end_row) clipped to the dataset. A resumed job starts
+    // past the rows already done; an MPI rank ends where the next rank's share begins.
     std::uint64_t first_row = 0;
-    // Checked before each batch is started; when it becomes true the run stops and throws.
-    const std::atomic<bool>* stop = nullptr;
+    std::uint64_t end_row = UINT64_MAX;
+    // Called before each batch is started, one call at a time; when it returns true the run
+    // stops and throws pipeline_stopped.
+    std::function<bool()> should_stop = nullptr;
     // When set, every stage's span for every batch is recorded here.
     trace_recorder* trace = nullptr;
 };
@@ -62,6 +66,12 @@ struct pipeline_report {
     unsigned max_in_flight = 0;  // the most batches past the limiter at once: never above prefetch
     double mean_in_flight = 0;   // batches in flight, averaged over the sink's calls
     std::vector<stage_report> stages;  // "read", the given stages, "sink"
+};
+
+// Thrown when options.should_stop ended the run early.
+class pipeline_stopped : public error {
+public:
+    using error::error;
 };
 
 // Runs the whole dataset through the stages. An exception in any stage cancels the graph

@@ -46,7 +46,7 @@ TEST_CASE("npy_writer.resume.refuses_a_partial_file_of_another_output", "[io][np
                       Contains("out.npy.partial: its header is not that of this job's output (float32 (10, 4))"));
     CHECK_THROWS_WITH(npy_writer(dir / "out.npy", dtype::uint16, {10, 4}, 5),
                       Contains("out.npy.partial: is 152 bytes, but the 5 rows its journal records need 168"));
-    CHECK_THROWS_WITH(npy_writer(dir / "out.npy", dtype::uint16, {10, 4}, 11), Contains("the output has 10 rows"));
+    CHECK_THROWS_WITH(npy_writer(dir / "out.npy", dtype::uint16, {10, 4}, 11), Contains("cannot resume after row 11: this writer's rows are [0, 10)"));
     // A failed resume leaves the partial file for another try.
     CHECK(std::filesystem::exists(dir / "out.npy.partial"));
     CHECK_THROWS_WITH(npy_writer(dir / "none.npy", dtype::uint16, {10, 4}, 0),

@@ -21,7 +21,7 @@ namespace {
 
 // Whether the journal on disk records more rows than `synced` (read after the journal).
 bool journal_claims_more_than(const std::filesystem::path& out, const std::atomic<std::uint64_t>& synced) {
-    const auto journal = job_journal::read(out);
+    const auto journal = job_journal::read(job_journal::path_for(out), out);
     return journal && journal->progress().rows > synced.load();
 }
 
@@ -30,12 +30,15 @@ bool journal_claims_more_than(const std::filesystem::path& out, const std::atomi
 TEST_CASE("job_journal.round_trip_and_bad_files", "[pipeline][journal]") {
     test::scratch_dir dir;
     const auto out = dir / "out.npy";
-    CHECK_FALSE(job_journal::read(out).has_value());
-    job_journal journal(out, {{"command", "score"}}, 1000);
+    const auto path = job_journal::path_for(out);
+    const auto partial = dir / "out.npy.partial";
+    CHECK(job_journal::path_for(out, 1, 3) == dir / "out.npy.rank1-of-3.journal");
+    CHECK_FALSE(job_journal::read(path, partial).has_value());
+    job_journal journal(path, {{"command", "score"}}, 1000);
     journal.save({300, {{"correct", 250}}});
     CHECK(std::filesystem::exists(dir / "out.npy.journal"));
     CHECK_FALSE(std::filesystem::exists(dir / "out.npy.journal.tmp"));
-    const auto read = job_journal::read(out);
+    const auto read = job_journal::read(path, partial);
     REQUIRE(read.has_value());
     CHECK(read->total_rows() == 1000);
     CHECK(read->progress().rows == 300);
@@ -45,7 +48,7 @@ TEST_CASE("job_journal.round_trip_and_bad_files", "[pipeline][journal]") {
     for (const std::string text : {"{\"version\": 1, \"rows_", "{\"version\": 2}", "[]",
                                    R"({"version":1,"total_rows":10,"rows_done":11,"sink_state":{},"fingerprint":{}})"}) {
         std::ofstream(dir / "out.npy.journal") << text;
-        CHECK_THROWS_WITH(job_journal::read(out),
+        CHECK_THROWS_WITH(job_journal::read(path, partial),
                           Contains("out.npy.journal: not a journal npyflow can resume from (") &&
                               Contains("delete it and") && Contains("out.npy.partial to start over"));
     }
@@ -74,7 +77,7 @@ TEST_CASE("job_journal.fingerprint_differences_name_what_changed", "[pipeline][j
 
 TEST_CASE("checkpointer.journal_never_claims_rows_that_were_not_synced", "[pipeline][journal]") {
     test::scratch_dir dir;
-    job_journal journal(dir / "out.npy", {}, 1'000'000);
+    job_journal journal(job_journal::path_for(dir / "out.npy"), {}, 1'000'000);
     std::atomic<std::uint64_t> written{0}, synced{0};
     std::atomic<bool> claimed_too_much{false};
     {
@@ -94,7 +97,7 @@ TEST_CASE("checkpointer.journal_never_claims_rows_that_were_not_synced", "[pipel
         CHECK(checkpoints.finish().rows == 1'000'000);
     }
     CHECK_FALSE(claimed_too_much);
-    const auto read = job_journal::read(dir / "out.npy");
+    const auto read = job_journal::read(job_journal::path_for(dir / "out.npy"), dir / "out.npy.partial");
     REQUIRE(read.has_value());
     CHECK(read->progress().rows == 1'000'000);
     CHECK(read->progress().sink_state["n"] == 1'000'000);
@@ -102,14 +105,14 @@ TEST_CASE("checkpointer.journal_never_claims_rows_that_were_not_synced", "[pipel
 
 TEST_CASE("checkpointer.a_failed_sync_stops_the_job_and_keeps_the_last_checkpoint", "[pipeline][journal]") {
     test::scratch_dir dir;
-    job_journal journal(dir / "out.npy", {}, 100);
+    job_journal journal(job_journal::path_for(dir / "out.npy"), {}, 100);
     std::atomic<bool> disk_full{false};
     checkpointer checkpoints(
         journal, [&] { if (disk_full) throw error("out.npy.partial: cannot flush: No space left on device"); }, 1ms);
     checkpoints.advance({10, {}});
     // The journal object belongs to the checkpoint thread until finish(): watch the file.
     const auto on_disk = [&] {
-        const auto read = job_journal::read(dir / "out.npy");
+        const auto read = job_journal::read(job_journal::path_for(dir / "out.npy"), dir / "out.npy.partial");
         return read ? read->progress().rows : 0;
     };
     while (on_disk() != 10) std::this_thread::sleep_for(1ms);
@@ -152,7 +155,7 @@ TEST_CASE("pipeline.first_row_starts_a_resumed_run_mid_dataset", "[pipeline][jou
     CHECK(run_pipeline(input, {}, [](const batch&) { FAIL("no batch is left"); }, options).rows == 0);
     options.first_row = 1001;
     CHECK_THROWS_WITH(run_pipeline(input, {}, [](const batch&) {}, options),
-                      Contains("cannot start at row 1001: the input has 1000 rows"));
+                      Contains("cannot start at row 1001: the rows end at 1000"));
 }
 
 TEST_CASE("pipeline.input_truncated_during_a_run_is_an_error_naming_the_file", "[pipeline][truncation]") {

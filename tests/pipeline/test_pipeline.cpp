@@ -119,7 +119,8 @@ TEST_CASE("pipeline.stop_flag_ends_the_run_early", "[pipeline]") {
     const dataset input({counting_file(dir, "in.npy", 1000)});
     std::atomic<bool> stop{false};
     CHECK_THROWS_WITH(run_pipeline(input, {}, [&](const batch&) { stop = true; },
-                                   {.batch_rows = 10, .threads = 2, .prefetch = 2, .stop = &stop}),
+                                   {.batch_rows = 10, .threads = 2, .prefetch = 2,
+                                    .should_stop = [&] { return stop.load(); }}),
                       Contains("interrupted after") && Contains("of 1000 rows"));
 }
 
