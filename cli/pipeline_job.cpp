@@ -1,5 +1,7 @@
 #include "cli/pipeline_job.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -72,6 +74,13 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
 
 unsigned default_threads(const rank_group& ranks) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    // A launcher that binds ranks (mpirun binds each to a core or a socket by default)
+    // has already given this one its share of the cores.
+    cpu_set_t allowed;
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+        const auto bound = static_cast<unsigned>(CPU_COUNT(&allowed));
+        if (bound > 0 && bound < cores) return bound;
+    }
     return std::max(1u, cores / static_cast<unsigned>(std::max(1, ranks.local_size())));
 }
 

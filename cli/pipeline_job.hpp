@@ -38,7 +38,8 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
                                        pipeline_options options, const std::atomic<bool>& stop,
                                        const job_observers& observers, resumable_output& output, rank_group& ranks);
 
-// --threads when not given: the cores, shared among the ranks on this machine.
+// --threads when not given: the cores this process may run on when a launcher bound it,
+// else the machine's cores shared among the ranks on it.
 unsigned default_threads(const rank_group& ranks);
 
 // Under MPI, one line for the whole job, from every rank's report (a collective step):
