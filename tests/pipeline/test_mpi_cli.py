@@ -12,6 +12,7 @@
 
 usage: test_mpi_cli.py NPYFLOW_BINARY MPIEXEC EXAMPLES_DIR
 """
+import json
 import os
 import subprocess
 import sys
@@ -83,6 +84,17 @@ def test_ranks_match_one_process(tmp, images, labels):
         out = os.path.join(tmp, f"pre{ranks}.npy")
         r = run(["preprocess", images, "-o", out, "--spec", spec, "--batch", "100"], ranks=ranks)
         check(r.returncode == 0 and same_bytes(out, pre_ref), f"preprocess on {ranks} ranks: {r.stderr}")
+
+    # --stats and --trace per rank: the trace file's name gets the rank.
+    trace = os.path.join(tmp, "trace.json")
+    r = run(score([images], os.path.join(tmp, "traced.npy"), "--stats", "--trace", trace), ranks=2)
+    check(r.returncode == 0 and "rank 0 of 2:" in r.stderr and "rank 1 of 2:" in r.stderr
+          and r.stderr.count("bottleneck:") == 2, f"--stats on 2 ranks: {r.stderr}")
+    for k in (0, 1):
+        path = os.path.join(tmp, f"trace.rank{k}.json")
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+        check(any(e.get("name") == "infer" for e in events), f"{path}: no inference spans")
 
     # More ranks than rows: some shares are empty.
     two = os.path.join(tmp, "two.npy")
