@@ -97,6 +97,10 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     const auto journals = ranks.gather(journal_ ? 1.0 : 0.0);
     const bool resuming = std::any_of(journals.begin(), journals.end(), [](double j) { return j > 0; });
     const auto open = [&] {
+        if (!std::filesystem::exists(partial)) {
+            throw error(fmt::format("{}: is missing, so the job cannot resume; delete {} to start over",
+                                    partial.string(), journal_ ? journal_path.string() : "the journals"));
+        }
         const std::uint64_t done = journal_ ? journal_->progress().rows - origin_ : own.begin;
         writer_ = std::make_unique<npy_writer>(file_, type, shape, done, own);
     };
