@@ -9,16 +9,6 @@
 #include "io/error.hpp"
 
 namespace npyflow::cli {
-namespace {
-
-std::filesystem::path partial_of(const std::filesystem::path& path) {
-    auto partial = path;
-    partial += ".partial";
-    return partial;
-}
-
-}  // namespace
-
 void add_output_options(CLI::App* command, output_options& options) {
     command->add_flag("--resume", options.resume,
                       "Finish the job an earlier run of the same command left unfinished (killed, failed or "
@@ -57,7 +47,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     // A different number of ranks means different shares: not the journaled job.
     fingerprint["ranks"] = ranks.size();
     fingerprint["output"] = options.shards ? "shards" : "one file";
-    const auto partial = partial_of(file_);
+    const auto partial = partial_file::partial_path_for(file_);
     const auto journal_path = job_journal::path_for(file_, shared_file_ ? ranks.rank() : 0,
                                                     shared_file_ ? ranks.size() : 1);
 

@@ -20,10 +20,14 @@ namespace {
 
 }  // namespace
 
+std::filesystem::path partial_file::partial_path_for(const std::filesystem::path& path) {
+    auto partial = path;
+    partial += ".partial";
+    return partial;
+}
+
 partial_file::partial_file(std::filesystem::path path, mode how)
-    : path_(std::move(path)), kept_(how == mode::reopen) {
-    partial_path_ = path_;
-    partial_path_ += ".partial";
+    : path_(std::move(path)), partial_path_(partial_path_for(path_)), kept_(how == mode::reopen) {
     const int flags = how == mode::create ? O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDWR | O_CLOEXEC;
     fd_ = ::open(partial_path_.c_str(), flags, 0644);
     if (fd_ < 0) fail(how == mode::create ? "create" : "reopen", partial_path_);

@@ -21,6 +21,9 @@ public:
     partial_file(const partial_file&) = delete;
     partial_file& operator=(const partial_file&) = delete;
 
+    // "<path>.partial": where a file is written until it is complete.
+    static std::filesystem::path partial_path_for(const std::filesystem::path& path);
+
     const std::filesystem::path& path() const { return path_; }
     const std::filesystem::path& partial_path() const { return partial_path_; }
     std::uint64_t size() const;
