@@ -1,10 +1,5 @@
 #include "pipeline/job_journal.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,34 +13,6 @@ namespace npyflow {
 namespace {
 
 constexpr int journal_version = 1;
-
-[[noreturn]] void fail(std::string_view action, const std::filesystem::path& path) {
-    throw error(fmt::format("{}: cannot {}: {}", path.string(), action, std::strerror(errno)));
-}
-
-void write_durably(const std::filesystem::path& path, const std::string& text) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("create", path);
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        const ssize_t n = ::write(fd, rest.data(), rest.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int saved = errno;
-            ::close(fd);
-            errno = saved;
-            fail("write", path);
-        }
-        rest.remove_prefix(static_cast<std::size_t>(n));
-    }
-    if (::fsync(fd) != 0) {
-        const int saved = errno;
-        ::close(fd);
-        errno = saved;
-        fail("flush", path);
-    }
-    if (::close(fd) != 0) fail("close", path);
-}
 
 }  // namespace
 
@@ -88,11 +55,11 @@ void job_journal::save(const journal_progress& progress) {
                               {"rows_done", progress.rows},
                               {"sink_state", progress.sink_state},
                               {"fingerprint", fingerprint_}};
-    auto tmp = path_;
-    tmp += ".tmp";
-    write_durably(tmp, j.dump(1) + "\n");
-    if (::rename(tmp.c_str(), path_.c_str()) != 0) fail("rename into place", path_);
-    sync_parent_directory(path_);
+    // Written whole as "<journal>.partial" and renamed over the old one after an fsync.
+    const std::string text = j.dump(1) + "\n";
+    partial_file file(path_);
+    file.write_at(0, std::as_bytes(std::span(text)));
+    file.commit();
     progress_ = progress;
 }
 

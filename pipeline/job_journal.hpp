@@ -39,8 +39,8 @@ public:
     std::uint64_t total_rows() const { return total_rows_; }
     const journal_progress& progress() const { return progress_; }  // as last saved or read
 
-    // Records progress durably: written to "<journal>.tmp", flushed, renamed over the journal,
-    // so a crash leaves the old record or the new one, never a mix.
+    // Records progress durably: written to "<journal>.partial", flushed, renamed over the
+    // journal (io/partial_file), so a crash leaves the old record or the new one, never a mix.
     void save(const journal_progress& progress);
     void remove();
 

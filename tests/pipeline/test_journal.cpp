@@ -37,7 +37,7 @@ TEST_CASE("job_journal.round_trip_and_bad_files", "[pipeline][journal]") {
     job_journal journal(path, {{"command", "score"}}, 1000);
     journal.save({300, {{"correct", 250}}});
     CHECK(std::filesystem::exists(dir / "out.npy.journal"));
-    CHECK_FALSE(std::filesystem::exists(dir / "out.npy.journal.tmp"));
+    CHECK_FALSE(std::filesystem::exists(dir / "out.npy.journal.partial"));
     const auto read = job_journal::read(path, partial);
     REQUIRE(read.has_value());
     CHECK(read->total_rows() == 1000);
