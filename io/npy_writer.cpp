@@ -57,18 +57,22 @@ void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> 
     bytes_written_ += src.size();
 }
 
-void npy_writer::finish() {
+void npy_writer::check_all_written() const {
     const std::uint64_t expected = own_.rows() * row_bytes_;
     if (bytes_written_ != expected) {
         throw error(fmt::format("{}: {} of {} data bytes were written; not committing", path().string(),
                                 bytes_written_.load(), expected));
     }
+}
+
+void npy_writer::finish() {
+    check_all_written();
     file_.sync();
 }
 
 void npy_writer::commit() {
-    finish();
-    file_.commit();
+    check_all_written();
+    file_.commit();  // flushes, then renames
 }
 
 void write_npy(const std::filesystem::path& path, dtype type, const std::vector<std::uint64_t>& shape,

@@ -42,11 +42,13 @@ public:
 
     // Checks that every row of `own` was written, and flushes them.
     void finish();
-    // finish(), then renames into place. With several writers of one file, only one
-    // commits, after every writer finished.
+    // Checks and flushes as finish() does, then renames into place. With several writers
+    // of one file, only one commits, after every writer finished.
     void commit();
 
 private:
+    void check_all_written() const;
+
     partial_file file_;
     std::uint64_t rows_ = 0;
     std::uint64_t row_bytes_ = 0;
