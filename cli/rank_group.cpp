@@ -1,5 +1,6 @@
 #include "cli/rank_group.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -140,6 +141,11 @@ void rank_group::barrier() {}
 std::vector<double> rank_group::gather(double value) { return {value}; }
 
 #endif
+
+bool rank_group::any(bool mine) {
+    const auto all = gather(mine ? 1.0 : 0.0);
+    return std::any_of(all.begin(), all.end(), [](double v) { return v > 0; });
+}
 
 rank_group& rank_group::world() {
     static rank_group group;

@@ -67,6 +67,8 @@ public:
     void require_one_process(const std::string& command) const;
     // One value from every rank, in rank order (on every rank).
     std::vector<double> gather(double value);
+    // Whether `mine` is true on any rank (on every rank).
+    bool any(bool mine);
 
 private:
     rank_group();

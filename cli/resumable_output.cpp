@@ -73,8 +73,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     // seeing this is enough, and every rank must take the same branch.
     const bool complete_here = journal_ && !std::filesystem::exists(partial) &&
                                journal_->progress().rows == share_.end && std::filesystem::exists(file_);
-    const auto complete = ranks.gather(complete_here ? 1.0 : 0.0);
-    if (std::any_of(complete.begin(), complete.end(), [](double c) { return c > 0; })) {
+    if (ranks.any(complete_here)) {
         if (journal_) journal_->remove();
         done_ = true;
         return;
@@ -84,8 +83,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     }
 
     // One rank's journal is enough to make the shared file precious: nobody recreates it.
-    const auto journals = ranks.gather(journal_ ? 1.0 : 0.0);
-    const bool resuming = std::any_of(journals.begin(), journals.end(), [](double j) { return j > 0; });
+    const bool resuming = ranks.any(journal_.has_value());
     const auto open = [&] {
         if (!std::filesystem::exists(partial)) {
             throw error(fmt::format("{}: is missing, so the job cannot resume; delete {} to start over",
