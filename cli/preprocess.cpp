@@ -95,7 +95,8 @@ int run_preprocess(preprocess_options& o) {
                    "npyflow: {}{} {} rows in {:.3f} s: {:.0f} rows/s, {:.1f} MB/s in, {:.1f} MB/s out; "
                    "wrote {} ({} {}), {:.3f} s more to flush it to disk; peak RSS {:.0f} MB [{}; {}, "
                    "batch {}, prefetch {}]\n",
-                   resumed_text(report, input.rows()), o.command == "concat" ? "joined" : "preprocessed", report.rows, report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
+                   resumed_text(report, input.rows()), o.command == "concat" ? "joined" : "preprocessed", report.rows,
+                   report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
                    output.file().string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
                    static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), threads_text(report.threads),
                    o.pipeline.batch_rows, report.prefetch);
@@ -103,53 +104,48 @@ int run_preprocess(preprocess_options& o) {
     return 0;
 }
 
+// What preprocess and concat both take: inputs, the output and how it is written, the
+// pipeline's options and observers.
+CLI::App* add_streaming_command(CLI::App& app, command_runner& run, const std::shared_ptr<preprocess_options>& o,
+                                const std::string& description) {
+    auto* cmd = app.add_subcommand(o->command, description);
+    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
+    cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
+                                              "and renamed when complete")
+        ->required();
+    add_pipeline_options(cmd, o->pipeline);
+    add_observer_options(cmd, o->observers);
+    add_output_options(cmd, o->output_as);
+    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
+    cmd->callback([&run, o] {
+        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
+        run = [o] { return run_preprocess(*o); };
+    });
+    return cmd;
+}
+
 }  // namespace
 
 void add_preprocess_command(CLI::App& app, command_runner& run) {
     auto o = std::make_shared<preprocess_options>();
     o->command = "preprocess";
-    auto* cmd = app.add_subcommand(
-        "preprocess",
-        "Stream .npy inputs (one dataset, concatenated along axis 0) through the spec's \"preprocess\" ops "
-        "into one .npy, in input order");
-    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
-    cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
-                                              "and renamed when complete")
-        ->required();
+    auto* cmd = add_streaming_command(app, run, o,
+                                      "Stream .npy inputs (one dataset, concatenated along axis 0) through the spec's "
+                                      "\"preprocess\" ops into one .npy, in input order");
     cmd->add_option("--spec", o->spec,
                     "JSON file with a \"preprocess\" list, e.g. [{\"op\":\"cast\",\"dtype\":\"float32\"}, "
                     "{\"op\":\"scale\",\"factor\":0.0039}]; a model spec works too. Ops: " +
                         fmt::format("{}", fmt::join(known_ops(), ", ")))
         ->required()
         ->check(CLI::ExistingFile);
-    add_pipeline_options(cmd, o->pipeline);
-    add_observer_options(cmd, o->observers);
-    add_output_options(cmd, o->output_as);
-    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
-    cmd->callback([&run, o] {
-        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
-        run = [o] { return run_preprocess(*o); };
-    });
 }
 
 void add_concat_command(CLI::App& app, command_runner& run) {
     auto o = std::make_shared<preprocess_options>();
     o->command = "concat";
-    auto* cmd = app.add_subcommand("concat",
-                                   "Join .npy files along axis 0 into one .npy, in the order given: the shards an "
-                                   "MPI job wrote with --output-shards, or any files of one dtype and row shape");
-    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
-    cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
-                                              "and renamed when complete")
-        ->required();
-    add_pipeline_options(cmd, o->pipeline);
-    add_observer_options(cmd, o->observers);
-    add_output_options(cmd, o->output_as);
-    cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
-    cmd->callback([&run, o] {
-        o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
-        run = [o] { return run_preprocess(*o); };
-    });
+    add_streaming_command(app, run, o,
+                          "Join .npy files along axis 0 into one .npy, in the order given: the shards an MPI job "
+                          "wrote with --output-shards, or any files of one dtype and row shape");
 }
 
 }  // namespace npyflow::cli
