@@ -22,7 +22,8 @@ stage preprocess_stage(const preprocess_plan& plan) {
 void add_pipeline_options(CLI::App* command, pipeline_options& options) {
     command->add_option("--batch", options.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
     command->add_option("--threads", options.threads,
-                        "Threads for the whole job, TBB and oneDNN together (default: every core)");
+                        "Threads for the whole job, TBB and oneDNN together (default: every core this process may "
+                        "run on; under mpirun, the cores of its machine shared among its ranks)");
     command->add_option("--prefetch", options.prefetch,
                         "Batches in flight, which bounds memory (default: twice the threads)");
 }
