@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
-#include <thread>
 
 #include <fmt/format.h>
 

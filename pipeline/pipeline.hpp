@@ -9,7 +9,6 @@
 // before the sink, so one slow batch does not hold the others up. The source advises the
 // kernel to read ahead; the sink releases the input it has consumed.
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
