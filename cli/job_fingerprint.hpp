@@ -3,6 +3,8 @@
 // its command and the options that shape its output, and for each input, spec, weights
 // and labels file its size, modification time and a content hash (of an input's first
 // 64 KiB, which holds its header; of every byte of the other files, which are small).
+// The files a job reads while it runs (inputs, labels) are described again before its
+// output is committed: a file rewritten in place under the job would mix old and new rows.
 
 #include <filesystem>
 #include <string>
@@ -17,14 +19,26 @@ public:
     explicit job_fingerprint(const std::string& command);
 
     void add_option(const std::string& name, const nlohmann::json& value);
+    // Inputs are read while the job runs.
     void add_inputs(const std::vector<std::filesystem::path>& inputs);
-    // A file hashed whole; a directory (of weights) adds every file below it.
-    void add_file(const std::string& role, const std::filesystem::path& path);
+    // A file hashed whole; a directory (of weights) adds every file below it. `read_while_running`:
+    // the job reads it batch by batch (labels), not once at the start (spec, weights).
+    void add_file(const std::string& role, const std::filesystem::path& path, bool read_while_running = false);
 
     const nlohmann::json& entries() const { return entries_; }
 
+    // One line per file read while running that is no longer as described: "input /d/a.npy:
+    // mtime "1.0" -> "2.0"". Empty when none changed.
+    std::vector<std::string> changes_while_running() const;
+
 private:
+    struct watched_file {
+        std::string key;
+        std::filesystem::path path;
+        std::uint64_t hash_limit;
+    };
     nlohmann::json entries_ = nlohmann::json::object();
+    std::vector<watched_file> watched_;
 };
 
 }  // namespace npyflow::cli

@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "cli/memory_budget.hpp"
 #include "io/error.hpp"
+#include "io/partial_file.hpp"
 
 namespace npyflow::cli {
 
@@ -19,13 +21,32 @@ stage preprocess_stage(const preprocess_plan& plan) {
             }};
 }
 
-void add_pipeline_options(CLI::App* command, pipeline_options& options) {
-    command->add_option("--batch", options.batch_rows, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+// A whole number of at least 1, with a message a person can read (CLI11's PositiveNumber
+// prints the range as "0.000000 to 1797693...").
+const CLI::Validator at_least_one(
+    [](std::string& text) -> std::string {
+        try {
+            std::size_t end = 0;
+            const auto v = std::stoll(text, &end);
+            if (end == text.size() && v >= 1) return "";
+        } catch (const std::exception&) {
+        }
+        return "must be a whole number of at least 1, got '" + text + "'";
+    },
+    "INT>=1");
+
+void add_pipeline_options(CLI::App* command, pipeline_options& options, std::uint64_t& max_memory) {
+    command->add_option("--batch", options.batch_rows, "Rows per batch")->capture_default_str()->check(at_least_one);
     command->add_option("--threads", options.threads,
                         "Threads for the whole job, TBB and oneDNN together (default: every core this process may "
-                        "run on; under mpirun, the cores of its machine shared among its ranks)");
+                        "run on; under mpirun, the cores of its machine shared among its ranks; more than the CPUs "
+                        "is lowered to their number)")
+        ->check(at_least_one);
     command->add_option("--prefetch", options.prefetch,
-                        "Batches in flight, which bounds memory (default: twice the threads)");
+                        "Batches in flight, which bounds memory (default: twice the threads; never more than the "
+                        "job's batches)")
+        ->check(at_least_one);
+    add_max_memory_option(command, max_memory);
 }
 
 void add_observer_options(CLI::App* command, job_observers& observers) {
@@ -36,15 +57,46 @@ void add_observer_options(CLI::App* command, job_observers& observers) {
                         "per stage, per thread");
 }
 
+std::filesystem::path trace_path_for(const job_observers& observers, const rank_group& ranks) {
+    auto path = observers.trace;
+    if (ranks.distributed() && !path.empty()) {
+        path.replace_filename(
+            fmt::format("{}.rank{}{}", path.stem().string(), ranks.rank(), path.extension().string()));
+    }
+    return path;
+}
+
+void check_job_paths(job_paths& paths, const std::filesystem::path& output, const output_options& output_to,
+                     const job_observers& observers, rank_group& ranks) {
+    resumable_output::list_files(paths, output, output_to, ranks);
+    if (!observers.trace.empty()) {
+        const auto trace = trace_path_for(observers, ranks);
+        paths.writes("--trace", trace);
+        paths.writes("--trace", partial_file::partial_path_for(trace), true);
+    }
+    ranks.agree([&] { paths.check(); });
+}
+
+unsigned settle_threads(unsigned requested, const rank_group& ranks) {
+    unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    cpu_set_t allowed;
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
+        cpus = std::min(cpus, static_cast<unsigned>(CPU_COUNT(&allowed)));
+    }
+    if (requested == 0) return default_threads(ranks);
+    if (requested <= cpus) return requested;
+    if (ranks.rank() == 0) {
+        fmt::print(stderr, "npyflow: warning: --threads {} is more than the {} CPU{} this process may run on; using {}\n",
+                   requested, cpus, cpus == 1 ? "" : "s", cpus);
+    }
+    return cpus;
+}
+
 std::optional<pipeline_report> run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                                        pipeline_options options, const std::atomic<bool>& stop,
                                        const job_observers& observers, resumable_output& output, rank_group& ranks) {
     trace_recorder trace;
-    auto trace_path = observers.trace;
-    if (ranks.distributed() && !trace_path.empty()) {
-        trace_path.replace_filename(fmt::format("{}.rank{}{}", trace_path.stem().string(), ranks.rank(),
-                                                trace_path.extension().string()));
-    }
+    const auto trace_path = trace_path_for(observers, ranks);
     if (!trace_path.empty()) options.trace = &trace;
     options.first_row = output.first_row();
     options.end_row = output.end_row();

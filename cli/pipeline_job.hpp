@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/job_paths.hpp"
 #include "cli/resumable_output.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/pipeline.hpp"
@@ -18,8 +19,8 @@ namespace npyflow::cli {
 
 stage preprocess_stage(const preprocess_plan& plan);
 
-// --batch, --threads and --prefetch, which every streaming command takes.
-void add_pipeline_options(CLI::App* command, pipeline_options& options);
+// --batch, --threads, --prefetch and --max-memory, which every streaming command takes.
+void add_pipeline_options(CLI::App* command, pipeline_options& options, std::uint64_t& max_memory);
 
 // --stats and --trace, which every streaming command takes.
 struct job_observers {
@@ -27,6 +28,19 @@ struct job_observers {
     std::filesystem::path trace;
 };
 void add_observer_options(CLI::App* command, job_observers& observers);
+
+// The trace file this rank writes: under MPI, "t.json" becomes "t.rank<r>.json".
+std::filesystem::path trace_path_for(const job_observers& observers, const rank_group& ranks);
+
+// Adds everything a streaming job writes (its output's files and the trace), then checks
+// every path together (cli/job_paths.hpp), on every rank at once. Call before anything is
+// opened for writing.
+void check_job_paths(job_paths& paths, const std::filesystem::path& output, const output_options& output_to,
+                     const job_observers& observers, rank_group& ranks);
+
+// --threads beyond the CPUs this process may use only adds threads that wait for a core (and
+// an absurd value exhausts memory): it is lowered to that count, with a warning.
+unsigned settle_threads(unsigned requested, const rank_group& ranks);
 
 // Runs the pipeline over this rank's rows, from where the output starts (a resumed job's
 // journal). When the job fails or is stopped, the output is abandoned (its finished rows kept

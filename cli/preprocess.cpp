@@ -10,6 +10,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_fingerprint.hpp"
+#include "cli/job_paths.hpp"
+#include "cli/memory_budget.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
@@ -30,24 +32,20 @@ struct preprocess_options {
     std::filesystem::path output;
     std::filesystem::path spec;  // none for concat
     pipeline_options pipeline;
+    std::uint64_t max_memory = 0;  // 0: what is available
     job_observers observers;
     output_options output_as;
     bool quiet = false;
 };
 
-void check_output_is_not_an_input(const preprocess_options& o) {
-    for (const auto& in : o.inputs) {
-        std::error_code ec;
-        if (std::filesystem::equivalent(in, o.output, ec)) {
-            throw error(fmt::format("{}: the output would replace an input", o.output.string()));
-        }
-    }
-}
-
 int run_preprocess(preprocess_options& o) {
     auto& ranks = rank_group::world();
     const auto& stop = install_stop_handler();
-    if (o.pipeline.threads == 0) o.pipeline.threads = default_threads(ranks);
+    job_paths paths;
+    for (const auto& in : o.inputs) paths.reads("input", in);
+    if (!o.spec.empty()) paths.reads("--spec", o.spec);
+    check_job_paths(paths, o.output, o.output_as, o.observers, ranks);
+    o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
     nlohmann::json ops = nlohmann::json::array();
     if (!o.spec.empty()) {
         const auto spec = read_json_file(o.spec);
@@ -60,14 +58,22 @@ int run_preprocess(preprocess_options& o) {
     const preprocess_plan plan = with_context(o.spec.string(), [&] {
         return preprocess_plan(parse_ops(ops), {input.type(), input.row_shape()});
     });
-    check_output_is_not_an_input(o);
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
     job_fingerprint fingerprint(o.command);
     fingerprint.add_inputs(o.inputs);
     if (!o.spec.empty()) fingerprint.add_file("spec", o.spec);
-    resumable_output output(o.output, plan.output().type, out_shape, fingerprint.entries(), o.output_as, ranks);
+
+    // The batches in flight hold the rows as read and the plan's two scratch buffers.
+    memory_estimate memory;
+    const std::uint64_t batch_rows = std::min<std::uint64_t>(o.pipeline.batch_rows, std::max<std::uint64_t>(1, input.rows()));
+    const std::uint64_t widest = std::max(input.row_bytes(), plan.output().bytes()) * 2;
+    memory.add("batches", batches_in_flight(o.pipeline, input.rows()) + 1,
+               batch_rows * (input.row_bytes() + 2 * widest));
+    ranks.agree([&] { memory.check(o.max_memory, ranks.local_size(), "lower --batch or --prefetch"); });
+
+    resumable_output output(o.output, plan.output().type, out_shape, fingerprint, o.output_as, ranks);
     if (output.already_complete()) {
         if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
         return 0;
@@ -113,7 +119,7 @@ CLI::App* add_streaming_command(CLI::App& app, command_runner& run, const std::s
     cmd->add_option("-o,--output", o->output, "Output .npy (C order, little endian); written as OUT.partial "
                                               "and renamed when complete")
         ->required();
-    add_pipeline_options(cmd, o->pipeline);
+    add_pipeline_options(cmd, o->pipeline, o->max_memory);
     add_observer_options(cmd, o->observers);
     add_output_options(cmd, o->output_as);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");

@@ -3,12 +3,56 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 
 namespace npyflow::cli {
+namespace {
+
+// The rank count of a journal of `output` named `name` ("OUT.journal": 1;
+// "OUT.rank2-of-3.journal": 3), or 0 when the name is not one of its journals.
+int journal_ranks(const std::string& output, const std::string& name) {
+    if (name == output + ".journal") return 1;
+    const std::string prefix = output + ".rank", suffix = ".journal";
+    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        return 0;
+    }
+    int rank = -1, ranks = 0;
+    char end = 0;
+    const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (std::sscanf(middle.c_str(), "%d-of-%d%c", &rank, &ranks, &end) != 2 || rank < 0 || ranks < 2) return 0;
+    return ranks;
+}
+
+// Journals of this output that a run on another number of ranks left: their rows are split
+// differently, so this run can neither resume them nor start over without losing their work.
+void refuse_journals_of_other_rank_counts(const std::filesystem::path& output, int ranks) {
+    std::map<int, std::vector<std::string>> found;
+    std::error_code ec;
+    const auto dir = output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const int n = journal_ranks(output.filename().string(), entry.path().filename().string());
+        if (n > 0 && n != ranks) found[n].push_back(printable_path(entry.path()));
+    }
+    if (found.empty()) return;
+    const int count = found.begin()->first;
+    auto names = found.begin()->second;
+    std::sort(names.begin(), names.end());
+    throw error(fmt::format("{}: an earlier run of a job writing this output on {} left journals ({}); finish it "
+                            "with the same command {} and --resume, or delete them and {} to start over",
+                            printable_path(output), count == 1 ? "one process" : fmt::format("{} ranks", count),
+                            fmt::join(names, ", "),
+                            count == 1 ? "without mpirun" : fmt::format("under mpirun -np {}", count),
+                            printable_path(partial_file::partial_path_for(output))));
+}
+
+}  // namespace
+
 void add_output_options(CLI::App* command, output_options& options) {
     command->add_flag("--resume", options.resume,
                       "Finish the job an earlier run of the same command left unfinished (killed, failed or "
@@ -31,9 +75,26 @@ std::filesystem::path shard_path(const std::filesystem::path& output, int rank, 
     return output.parent_path() / name;
 }
 
+void resumable_output::list_files(job_paths& paths, const std::filesystem::path& path, const output_options& options,
+                                  const rank_group& ranks) {
+    const bool shared = ranks.distributed() && !options.shards;
+    for (int r = 0; r < (options.shards ? ranks.size() : 1); ++r) {
+        const auto file = options.shards ? shard_path(path, r, ranks.size()) : path;
+        paths.writes(options.shards ? "output shard" : "output", file);
+        paths.writes("partial output", partial_file::partial_path_for(file), true);
+        paths.writes("output lock", output_lock::path_for(file), true);
+        for (int j = 0; j < (shared ? ranks.size() : 1); ++j) {
+            const auto journal = job_journal::path_for(file, j, shared ? ranks.size() : 1);
+            paths.writes("journal", journal, true);
+            paths.writes("journal", partial_file::partial_path_for(journal), true);
+        }
+    }
+}
+
 resumable_output::resumable_output(const std::filesystem::path& path, dtype type, std::vector<std::uint64_t> shape,
-                                   nlohmann::json fingerprint, const output_options& options, rank_group& ranks)
-    : ranks_(ranks) {
+                                   const job_fingerprint& job, const output_options& options, rank_group& ranks)
+    : ranks_(ranks), fingerprint_(job) {
+    nlohmann::json fingerprint = job.entries();
     const std::uint64_t total_rows = shape.empty() ? 1 : shape[0];
     share_ = ranks.share(total_rows);
     shared_file_ = ranks.distributed() && !options.shards;
@@ -51,21 +112,27 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     const auto journal_path = job_journal::path_for(file_, shared_file_ ? ranks.rank() : 0,
                                                     shared_file_ ? ranks.size() : 1);
 
+    // One writer per file: the rank that creates it locks it, before anything else is read
+    // or written, so two jobs never both decide what to do with its journal.
     ranks.agree([&] {
+        if (!shared_file_ || ranks.rank() == 0) lock_.emplace(file_);
+    });
+    ranks.agree([&] {
+        if (!options.shards) refuse_journals_of_other_rank_counts(file_, ranks.size());
         journal_ = job_journal::read(journal_path, partial);
         if (journal_ && !options.resume) {
             throw error(fmt::format("{}: an earlier run of a job writing this output stopped after {} of {} rows, kept "
                                     "in {} (journal {}); run the same command with --resume to finish it, or delete "
                                     "both files to start over",
-                                    file_.string(), journal_->progress().rows, journal_->total_rows(), partial.string(),
-                                    journal_path.string()));
+                                    printable_path(file_), journal_->progress().rows, journal_->total_rows(), printable_path(partial),
+                                    printable_path(journal_path)));
         }
         if (!journal_) return;
         const auto changes = fingerprint_differences(journal_->fingerprint(), fingerprint);
         if (!changes.empty()) {
             throw error(fmt::format("{}: cannot resume: the job is not the one journaled; delete it and {} to start "
                                     "over. What changed:\n{}",
-                                    journal_path.string(), partial.string(), fmt::join(changes, "\n")));
+                                    printable_path(journal_path), printable_path(partial), fmt::join(changes, "\n")));
         }
     });
     // A run killed between renaming the output into place and removing its journals: the
@@ -79,7 +146,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
         return;
     }
     if (options.resume && !journal_ && !ranks.distributed()) {
-        fmt::print(stderr, "npyflow: no journal for {}: starting from the beginning\n", file_.string());
+        fmt::print(stderr, "npyflow: no journal for {}: starting from the beginning\n", printable_path(file_));
     }
 
     // One rank's journal is enough to make the shared file precious: nobody recreates it.
@@ -87,7 +154,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     const auto open = [&] {
         if (!std::filesystem::exists(partial)) {
             throw error(fmt::format("{}: is missing, so the job cannot resume; delete {} to start over",
-                                    partial.string(), journal_ ? journal_path.string() : "the journals"));
+                                    printable_path(partial), journal_ ? printable_path(journal_path) : "the journals"));
         }
         const std::uint64_t done = journal_ ? journal_->progress().rows - origin_ : own.begin;
         writer_ = std::make_unique<npy_writer>(file_, type, shape, done, own);
@@ -124,7 +191,7 @@ void resumable_output::write(const batch& b, nlohmann::json sink_state) {
 }
 
 double resumable_output::commit(bool on_terminal) {
-    if (on_terminal) fmt::print(stderr, "\rnpyflow: flushing {} to disk...", file_.string());
+    if (on_terminal) fmt::print(stderr, "\rnpyflow: flushing {} to disk...", printable_path(file_));
     const auto start = std::chrono::steady_clock::now();
     // The journal says "all rows" before the rename, so a run killed between the rename and
     // the journal's removal is known, on resume, to have finished.
@@ -132,6 +199,22 @@ double resumable_output::commit(bool on_terminal) {
         checkpoints_->finish();
         writer_->finish();
     });
+    // Rows read from a file that was rewritten in place mix its old and new contents: such
+    // an output is wrong and cannot be resumed, so it is not kept.
+    std::vector<std::string> changes;
+    ranks_.agree([&] { changes = fingerprint_.changes_while_running(); });
+    if (ranks_.any(!changes.empty())) {
+        done_ = true;
+        journal_->remove();
+        // The rows are lost either way; the shared file is removed by the rank that made it.
+        if (shared_file_ && ranks_.rank() != 0) writer_->keep_partial();
+        writer_.reset();
+        if (changes.empty()) throw stopped_by_another_rank("an input changed on another rank");
+        throw error(fmt::format("an input changed while the job ran, so its rows mix the old and new contents; the "
+                                "output is not committed and its partial file is removed. Run the job again. What "
+                                "changed:\n{}",
+                                fmt::join(changes, "\n")));
+    }
     // Every rank's rows are on disk: the output (or every shard) can take its real name.
     ranks_.agree([&] {
         if (!shared_file_ || ranks_.rank() == 0) writer_->commit();
@@ -159,11 +242,11 @@ std::string resumable_output::abandon() {
     writer_->keep_partial();
     if (!ranks_.distributed()) {
         return fmt::format("{} of {} rows are kept in {}{}; run the same command with --resume to finish", rows,
-                           journal_->total_rows(), writer_->partial_path().string(), failure);
+                           journal_->total_rows(), printable_path(writer_->partial_path()), failure);
     }
     return fmt::format("rows [{}, {}) of this rank's [{}, {}) are kept in {}{}; run the same command with --resume to "
                        "finish",
-                       share_.begin, rows, share_.begin, share_.end, writer_->partial_path().string(), failure);
+                       share_.begin, rows, share_.begin, share_.end, printable_path(writer_->partial_path()), failure);
 }
 
 }  // namespace npyflow::cli

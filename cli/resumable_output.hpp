@@ -9,7 +9,13 @@
 // offsets (rank 0 creates it and renames it when every rank has finished), each with its own
 // journal OUT.rank<r>-of-<P>.journal; or, with --output-shards, into a file of its own,
 // OUT-<r>-of-<P>.npy (docs/distributed.md). Without --resume, a journal left by an earlier
-// run is an error that says how to resume or discard it.
+// run is an error that says how to resume or discard it; so are journals left by a run on
+// another number of ranks, with or without --resume (their rows are split differently).
+//
+//   OUT.lock      held while the job runs (io/output_lock): a second job on OUT is refused
+//
+// Before committing, the files the job read while running are checked again: an input
+// rewritten under the job is an error, and the output is not committed.
 
 #include <cstdint>
 #include <filesystem>
@@ -21,8 +27,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/job_fingerprint.hpp"
+#include "cli/job_paths.hpp"
 #include "cli/rank_group.hpp"
 #include "io/npy_writer.hpp"
+#include "io/output_lock.hpp"
 #include "pipeline/batch.hpp"
 #include "pipeline/checkpointer.hpp"
 #include "pipeline/job_journal.hpp"
@@ -46,7 +55,12 @@ public:
     // journal with the same fingerprint exists. Throws, saying what to do, when a journal is
     // in the way or records a different job.
     resumable_output(const std::filesystem::path& path, dtype type, std::vector<std::uint64_t> shape,
-                     nlohmann::json fingerprint, const output_options& options, rank_group& ranks);
+                     const job_fingerprint& fingerprint, const output_options& options, rank_group& ranks);
+
+    // Every file such an output writes (the output or the shards, partial files, journals,
+    // the lock), for the checks made before a job starts.
+    static void list_files(job_paths& paths, const std::filesystem::path& path, const output_options& options,
+                           const rank_group& ranks);
     ~resumable_output();  // without commit(): as abandon(), silently
     resumable_output(const resumable_output&) = delete;
     resumable_output& operator=(const resumable_output&) = delete;
@@ -66,9 +80,10 @@ public:
     // From the sink, in input order: writes a batch's rows and records the progress.
     void write(const batch& b, nlohmann::json sink_state = nlohmann::json::object());
 
-    // Once every row is written, on every rank: a last checkpoint, the rename into place
-    // once every rank has finished, the journal removed. Returns the seconds it took
-    // (mostly the flush to disk).
+    // Once every row is written, on every rank: a last checkpoint, the check that no input
+    // changed, the rename into place once every rank has finished, the journal removed.
+    // Returns the seconds it took (mostly the flush to disk). When an input changed, the
+    // partial file and journal are removed (their rows mix two versions) and it throws.
     double commit(bool on_terminal);
 
     // The job failed or was stopped: checkpoints what was written and keeps the partial file
@@ -78,6 +93,8 @@ public:
 
 private:
     rank_group& ranks_;
+    job_fingerprint fingerprint_;
+    std::optional<output_lock> lock_;  // held by the rank that creates file_
     row_range share_;         // this rank's dataset rows
     bool shared_file_ = false;  // several ranks write file_
     std::uint64_t origin_ = 0;  // the dataset row of file_'s first row

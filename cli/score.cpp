@@ -12,12 +12,15 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_fingerprint.hpp"
+#include "cli/job_paths.hpp"
+#include "cli/memory_budget.hpp"
 #include "cli/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/network.hpp"
 #include "nn/param_binding.hpp"
@@ -47,6 +50,7 @@ struct score_options {
     // (CLI11 would otherwise show and accept the enums' numbers).
     std::string output_name = "logits", inference_name = "streams";
     pipeline_options pipeline;
+    std::uint64_t max_memory = 0;  // 0: what is available
     job_observers observers;
     output_options output_to;
 };
@@ -59,14 +63,21 @@ std::int64_t label_at(dtype type, const std::byte* p) {
     });
 }
 
+// The predicted class as numpy's and PyTorch's argmax give it: the first NaN when there is
+// one (NaN compares greater than everything there), else the first largest value.
+std::int64_t predicted_class(const float* row, std::uint64_t classes) {
+    const float* nan = std::find_if(row, row + classes, [](float v) { return std::isnan(v); });
+    if (nan != row + classes) return nan - row;
+    return std::max_element(row, row + classes) - row;
+}
+
 // Turns a batch's network outputs into the requested form, in place of the batch's data.
 void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, output_kind kind, layer_kind last,
                  std::vector<std::byte>& buffer) {
     if (kind == output_kind::argmax) {
         buffer.resize(b.rows * sizeof(std::int64_t));
         for (std::uint64_t r = 0; r < b.rows; ++r) {
-            const auto row = out.subspan(r * classes, classes);
-            const auto best = static_cast<std::int64_t>(std::max_element(row.begin(), row.end()) - row.begin());
+            const std::int64_t best = predicted_class(out.data() + r * classes, classes);
             std::memcpy(buffer.data() + r * sizeof(best), &best, sizeof(best));
         }
         b.data = buffer;
@@ -91,10 +102,47 @@ void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, ou
     b.data = buffer;
 }
 
+// A label as a class index, or an error naming the row: a label no prediction can equal
+// (-1 for "unlabelled", a class past the network's outputs) would count as a wrong
+// prediction and make the accuracy silently wrong.
+std::int64_t checked_label(const npy_array& labels, const std::filesystem::path& path, const std::byte* p,
+                           std::uint64_t row, std::uint64_t classes) {
+    const std::int64_t label = label_at(labels.header().type, p);
+    if (label < 0 || static_cast<std::uint64_t>(label) >= classes) {
+        std::string value = std::to_string(label);
+        if (labels.header().type == dtype::uint64) {
+            std::uint64_t raw;
+            std::memcpy(&raw, p, sizeof(raw));
+            value = std::to_string(raw);
+        }
+        throw error(fmt::format("{}: row {} holds {}, which is not a class index of this network (0 to {})",
+                                printable_path(path), row, value, classes - 1));
+    }
+    return label;
+}
+
+// A count a resumed job's journal recorded: an integer no larger than the rows it covers.
+std::uint64_t resumed_count(const nlohmann::json& state, const char* key, std::uint64_t most) {
+    if (!state.contains(key)) return 0;
+    const auto& v = state[key];
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > most) {
+        throw error(fmt::format("the journal's '{}' is {}, not a count of at most {} rows; delete the journal and "
+                                "the partial file to start over",
+                                key, v.dump(), most));
+    }
+    return v.get<std::uint64_t>();
+}
+
 int run_score(score_options& o) {
     auto& ranks = rank_group::world();
     const auto& stop = install_stop_handler();
-    if (o.pipeline.threads == 0) o.pipeline.threads = default_threads(ranks);
+    job_paths paths;
+    for (const auto& in : o.inputs) paths.reads("input", in);
+    paths.reads("--model", o.model);
+    paths.reads("--weights", o.weights);
+    if (!o.labels.empty()) paths.reads("--labels", o.labels);
+    check_job_paths(paths, o.output, o.output_to, o.observers, ranks);
+    o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
     const auto spec_json = read_json_file(o.model);
     const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
     const dataset input(o.inputs);
@@ -106,8 +154,8 @@ int run_score(score_options& o) {
                                 "add a cast or reshape to \"preprocess\"",
                                 o.model.string(), plan.output().to_string(), format_shape(spec.input_shape)));
     }
-    const weight_source weights(o.weights);
-    bound_model bound = bind_parameters(spec, weights, o.strict);
+    // The weights are copied as they are bound, so the file is not read again.
+    bound_model bound = [&] { return bind_parameters(spec, weight_source(o.weights), o.strict); }();
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
     const unsigned threads = o.pipeline.threads;
     const bool parallel = o.inference == inference_mode::parallel;
@@ -120,7 +168,9 @@ int run_score(score_options& o) {
     std::optional<npy_array> labels;
     if (!o.labels.empty()) {
         labels = open_npy(o.labels);
-        if (labels->rows() != input.rows() || labels->row_elements() != 1 || is_floating(labels->header().type)) {
+        const dtype label_type = labels->header().type;
+        if (labels->rows() != input.rows() || labels->row_elements() != 1 || is_floating(label_type) ||
+            label_type == dtype::bool_) {
             throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", o.labels.string(),
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
         }
@@ -133,15 +183,33 @@ int run_score(score_options& o) {
     fingerprint.add_inputs(o.inputs);
     fingerprint.add_file("model", o.model);
     fingerprint.add_file("weights", o.weights);
-    if (labels) fingerprint.add_file("labels", o.labels);
+    if (labels) fingerprint.add_file("labels", o.labels, true);
+
+    // What the job holds at its peak: each thread's weights and activations, the batches in
+    // flight with their buffers (the input as read, the preprocess scratch, the outputs).
+    memory_estimate memory;
+    const std::uint64_t batch_rows = std::min<std::uint64_t>(o.pipeline.batch_rows, std::max<std::uint64_t>(1, input.rows()));
+    const std::uint64_t widest = std::max({input.row_bytes(), plan.output().bytes(), classes * 4}) * 2;
+    memory.add("weights", threads + 1, net.weight_bytes());
+    memory.add(fmt::format("activations ({})", net.largest_activation()), threads, net.activation_bytes());
+    memory.add("batches", batches_in_flight(o.pipeline, input.rows()) + 1,
+               batch_rows * (input.row_bytes() + 2 * widest + 2 * classes * 4));
+    ranks.agree([&] {
+        memory.check(o.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads");
+    });
+
     resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
-                            fingerprint.entries(), o.output_to, ranks);
+                            fingerprint, o.output_to, ranks);
     if (output.already_complete()) {
         if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
         return 0;
     }
     // Predictions matching --labels, over every row written so far (a resumed job's too).
-    std::uint64_t correct = output.resumed_sink_state().value("correct", std::uint64_t{0});
+    const std::uint64_t rows_before = output.first_row() - ranks.share(input.rows()).begin;
+    std::uint64_t correct = resumed_count(output.resumed_sink_state(), "correct", rows_before);
+    // Rows whose network input held NaN or Inf (their outputs are NaN), and the first of them.
+    std::uint64_t non_finite = resumed_count(output.resumed_sink_state(), "non_finite", rows_before);
+    std::optional<std::uint64_t> first_non_finite;  // in this run
 
     thread_local std::vector<float> logits;
     const std::vector<stage> stages{
@@ -149,32 +217,51 @@ int run_score(score_options& o) {
         {"infer", [&](batch& b) {
              logits.resize(b.rows * classes);
              const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
-             net.run(src, b.rows, logits);
+             b.flagged_rows = net.run(src, b.rows, logits);
+             if (b.flagged_rows > 0) {
+                 std::uint64_t r = 0;
+                 while (r + 1 < b.rows && !std::isnan(logits[r * classes])) ++r;
+                 b.first_flagged_row = b.first_row + r;
+             }
              finish_rows(b, logits, classes, o.output_as, net.last_layer(), b.spare_scratch());
          },
          parallel}};
     std::vector<std::byte> label_rows;
     const auto sink = [&](const batch& b) {
-        if (!labels) return output.write(b);
+        non_finite += b.flagged_rows;
+        if (b.flagged_rows > 0 && !first_non_finite) first_non_finite = b.first_flagged_row;
+        if (!labels) return output.write(b, {{"non_finite", non_finite}});
         label_rows.resize(b.rows * labels->row_bytes());
         labels->copy_rows(b.first_row, b.rows, label_rows);
         for (std::uint64_t r = 0; r < b.rows; ++r) {
-            const std::int64_t want = label_at(labels->header().type, label_rows.data() + r * labels->row_bytes());
+            const std::int64_t want =
+                checked_label(*labels, o.labels, label_rows.data() + r * labels->row_bytes(), b.first_row + r, classes);
             std::int64_t got = 0;
             if (o.output_as == output_kind::argmax) {
                 std::memcpy(&got, b.data.data() + r * 8, 8);
             } else {
-                const auto* row = reinterpret_cast<const float*>(b.data.data()) + r * classes;
-                got = std::max_element(row, row + classes) - row;
+                got = predicted_class(reinterpret_cast<const float*>(b.data.data()) + r * classes, classes);
             }
             correct += got == want;
         }
-        output.write(b, {{"correct", correct}});
+        output.write(b, {{"correct", correct}, {"non_finite", non_finite}});
     };
     const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output, ranks);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
     output.commit(o.pipeline.progress);
+    const auto non_finite_per_rank = ranks.gather(static_cast<double>(non_finite));  // exact below 2^53
+    if (const auto all = std::accumulate(non_finite_per_rank.begin(), non_finite_per_rank.end(), 0.0); all > 0) {
+        if (ranks.rank() == 0) {
+            fmt::print(stderr,
+                       "npyflow: warning: {:.0f} of {} rows had NaN or Inf in the network's input{}; their outputs "
+                       "are NaN{} (docs/model-spec.md)\n",
+                       all, input.rows(),
+                       first_non_finite && !ranks.distributed() ? fmt::format(" (the first: row {})", *first_non_finite)
+                                                                : "",
+                       o.output_as == output_kind::argmax ? " and their argmax 0, as PyTorch's" : ", as PyTorch's");
+        }
+    }
     if (labels) {
         const auto per_rank = ranks.gather(static_cast<double>(correct));  // exact below 2^53
         const auto all_correct = static_cast<std::uint64_t>(std::accumulate(per_rank.begin(), per_rank.end(), 0.0));
@@ -225,7 +312,7 @@ void add_score_command(CLI::App& app, command_runner& run) {
     cmd->add_option("--labels", o->labels, "Integer class labels (.npy, one per row): prints accuracy")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--strict", o->strict, "Arrays in the weights that no layer uses are an error, not a warning");
-    add_pipeline_options(cmd, o->pipeline);
+    add_pipeline_options(cmd, o->pipeline, o->max_memory);
     cmd->add_option("--inference", o->inference_name,
                     "streams: each thread runs its own single-threaded oneDNN stream (fastest here); "
                     "parallel: one batch at a time, oneDNN's OpenMP on every thread")

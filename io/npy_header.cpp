@@ -267,22 +267,23 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
         throw error(fmt::format("shape has {} dimensions, more than numpy's limit of {}", shape->items.size(),
                                 npy_max_ndim));
     }
-    std::uint64_t bytes = itemsize(h.type);
-    bool empty = false;
-    for (auto item : shape->items) {
-        const std::uint64_t dim = parse_dimension(item);
-        h.shape.push_back(dim);
-        empty = empty || dim == 0;
-    }
-    // An empty array holds no bytes whatever its other dimensions, so only non-empty ones are checked.
-    for (auto dim : h.shape) {
-        if (empty) break;
+    for (auto item : shape->items) h.shape.push_back(parse_dimension(item));
+    check_numpy_size(h.type, h.shape);
+    return h;
+}
+
+void check_numpy_size(dtype type, const std::vector<std::uint64_t>& shape) {
+    // numpy's own rule (PyArray_NewFromDescr): the item size times every non-zero dimension
+    // must fit in a signed 64-bit size, even for an empty array.
+    std::uint64_t bytes = itemsize(type);
+    for (auto dim : shape) {
+        if (dim == 0) continue;
         if (__builtin_mul_overflow(bytes, dim, &bytes) || bytes > std::uint64_t{std::numeric_limits<std::int64_t>::max()}) {
-            throw error(fmt::format("shape {} x {} bytes per element overflows 63 bits", format_shape(h.shape),
-                                    itemsize(h.type)));
+            throw error(fmt::format("shape {} of {} is too big for numpy: {} bytes per element times its non-zero "
+                                    "dimensions overflows 63 bits",
+                                    format_shape(shape), name(type), itemsize(type)));
         }
     }
-    return h;
 }
 
 std::size_t npy_prefix_length(std::span<const std::byte> preamble) {
@@ -301,6 +302,7 @@ std::string format_shape(const std::vector<std::uint64_t>& shape) {
 
 std::string format_npy_header(dtype type, const std::vector<std::uint64_t>& shape, bool fortran_order,
                               byte_order order) {
+    check_numpy_size(type, shape);
     std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}", descr_string(type, order),
                                    fortran_order ? "True" : "False", format_shape(shape));
     const std::size_t preamble = magic.size() + 2 + 2;

@@ -43,8 +43,12 @@ struct npy_header {
 // `prefix` is the file's first bytes (at least min(total_size, npy_max_prefix_length)
 // of them); `total_size` is the size of the whole file, used to reject a header
 // that runs past its end. Throws npyflow::error saying what is wrong.
-// Checks that element_count * itemsize fits in 63 bits; does not check the data length.
+// Checks the shape as check_numpy_size does; does not check the data length.
 npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size);
+
+// Throws unless numpy can hold the array: itemsize times every non-zero dimension fits in
+// 63 bits (numpy refuses "(0, 2**62) float64" although it holds no bytes).
+void check_numpy_size(dtype type, const std::vector<std::uint64_t>& shape);
 
 // How many bytes from the start of a file hold its preamble and header, judged from its
 // first npy_preamble_length bytes (fewer if the file is shorter); capped at
@@ -53,7 +57,8 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
 std::size_t npy_prefix_length(std::span<const std::byte> preamble);
 
 // The preamble and header numpy would write for this array: version 1, dict keys in
-// numpy's order, padded with spaces and '\n' to a multiple of 64 bytes.
+// numpy's order, padded with spaces and '\n' to a multiple of 64 bytes. Throws for a shape
+// numpy could not read (check_numpy_size).
 std::string format_npy_header(dtype type, const std::vector<std::uint64_t>& shape,
                               bool fortran_order = false, byte_order order = byte_order::little);
 

@@ -10,12 +10,37 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 
 namespace npyflow {
 namespace {
 
 [[noreturn]] void fail(std::string_view action, const std::filesystem::path& path) {
-    throw error(fmt::format("{}: cannot {}: {}", path.string(), action, std::strerror(errno)));
+    throw error(fmt::format("{}: cannot {}: {}", printable_path(path), action, std::strerror(errno)));
+}
+
+// The real name is replaced by the rename on commit: only a regular file (or a symlink,
+// which the rename replaces, not its target) may be there. A device, FIFO or directory is
+// refused before anything is written, so that "-o /dev/null" never replaces /dev/null.
+void check_replaceable(const std::filesystem::path& path) {
+    const auto kind = file_kind(path);
+    if (kind && *kind != "regular file" && *kind != "symlink") {
+        throw error(fmt::format("{}: exists and is a {}; npyflow writes outputs only as regular files", printable_path(path),
+                                *kind));
+    }
+    if (kind == "symlink" && std::filesystem::is_directory(path)) {
+        throw error(fmt::format("{}: is a directory; give a file name", printable_path(path)));
+    }
+}
+
+// The temporary name must be ours: a symlink or anything but a regular file there is
+// refused (writing through it would damage whatever it leads to).
+void check_temporary(const std::filesystem::path& partial) {
+    const auto kind = file_kind(partial);
+    if (kind && *kind != "regular file") {
+        throw error(fmt::format("{}: exists and is a {}, not a file npyflow left; remove it", printable_path(partial),
+                                *kind));
+    }
 }
 
 }  // namespace
@@ -28,9 +53,18 @@ std::filesystem::path partial_file::partial_path_for(const std::filesystem::path
 
 partial_file::partial_file(std::filesystem::path path, mode how)
     : path_(std::move(path)), partial_path_(partial_path_for(path_)), kept_(how == mode::reopen) {
-    const int flags = how == mode::create ? O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDWR | O_CLOEXEC;
-    fd_ = ::open(partial_path_.c_str(), flags, 0644);
-    if (fd_ < 0) fail(how == mode::create ? "create" : "reopen", partial_path_);
+    check_replaceable(path_);
+    check_temporary(partial_path_);
+    if (how == mode::create) {
+        // A leftover partial file (a run killed before its first checkpoint) is unlinked, not
+        // truncated: O_EXCL then guarantees the file written is a fresh one of this job's.
+        if (::unlink(partial_path_.c_str()) != 0 && errno != ENOENT) fail("replace", partial_path_);
+        fd_ = ::open(partial_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd_ < 0) fail("create", partial_path_);
+        return;
+    }
+    fd_ = ::open(partial_path_.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd_ < 0) fail("reopen", partial_path_);
 }
 
 partial_file::~partial_file() {

@@ -1,6 +1,7 @@
 #include "nn/network.hpp"
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -82,6 +83,21 @@ void fold_batchnorm(node& n, const bound_layer& bn, weight_layout layout) {
     n.owned.push_back(bias);
 }
 
+// Sets every output of a row whose input is not all finite to NaN; returns how many rows.
+std::size_t poison_non_finite_rows(std::span<const float> src, std::size_t rows, std::uint64_t in_values,
+                                   std::span<float> dst, std::uint64_t out_values) {
+    std::size_t poisoned = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const float* in = src.data() + r * in_values;
+        bool finite = true;
+        for (std::uint64_t i = 0; i < in_values; ++i) finite &= std::isfinite(in[i]);  // no branch: vectorizes
+        if (finite) continue;
+        std::fill_n(dst.data() + r * out_values, out_values, std::numeric_limits<float>::quiet_NaN());
+        ++poisoned;
+    }
+    return poisoned;
+}
+
 }  // namespace
 
 // Primitives and buffers for one batch size on one thread.
@@ -143,6 +159,35 @@ network::network(bound_model model, int omp_threads) : impl_(std::make_unique<im
     m.in_values = m.model.input.features();
     m.out_values = m.model.layers.back().out.features();
     m.last = m.model.layers.back().spec->kind;
+}
+
+std::uint64_t network::weight_bytes() const {
+    std::uint64_t bytes = 0;
+    for (const auto& n : impl_->nodes) {
+        for (const auto& [role, t] : n.layer.params) bytes += t.values.size_bytes();
+    }
+    return bytes;
+}
+
+std::uint64_t network::activation_bytes() const {
+    std::uint64_t values = impl_->in_values;
+    for (const auto& n : impl_->nodes) values += n.layer.out.features();
+    return values * micro_batch_rows * sizeof(float);
+}
+
+std::string network::largest_activation() const {
+    const node* largest = nullptr;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < impl_->nodes.size(); ++i) {
+        if (!largest || impl_->nodes[i].layer.out.features() > largest->layer.out.features()) {
+            largest = &impl_->nodes[i];
+            at = i;
+        }
+    }
+    if (!largest) return "";
+    const double gb = double(largest->layer.out.features()) * micro_batch_rows * sizeof(float) / 1e9;
+    return fmt::format("layer {} ({}, output {} per row): {:.3g} GB for {} rows", at, largest->text,
+                       largest->layer.out.to_string(), gb, micro_batch_rows);
 }
 
 network::~network() = default;
@@ -377,13 +422,13 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
     return plan;
 }
 
-void network::run(std::span<const float> src, std::size_t rows, std::span<float> dst) const {
+std::size_t network::run(std::span<const float> src, std::size_t rows, std::span<float> dst) const {
     auto& m = *impl_;
     if (src.size() != rows * m.in_values || dst.size() != rows * m.out_values) {
         throw error(fmt::format("network: {} rows need {} input and {} output values, got {} and {}", rows,
                                 rows * m.in_values, rows * m.out_values, src.size(), dst.size()));
     }
-    if (rows == 0) return;
+    if (rows == 0) return 0;
     impl::thread_state* t = nullptr;
     {
         const std::lock_guard lock(m.threads_mutex);
@@ -399,7 +444,9 @@ void network::run(std::span<const float> src, std::size_t rows, std::span<float>
         try {
             it = t->plans.emplace(micro_batch_rows, m.build(*t, micro_batch_rows)).first;
         } catch (const dnnl::error& e) {
-            throw error(fmt::format("oneDNN cannot build the network: {}", e.what()));
+            throw error(fmt::format("oneDNN cannot build the network: {} (each thread's activations need {:.3g} GB; "
+                                    "largest: {})",
+                                    e.what(), double(activation_bytes()) / 1e9, largest_activation()));
         }
     }
     batch_plan& plan = it->second;
@@ -422,6 +469,7 @@ void network::run(std::span<const float> src, std::size_t rows, std::span<float>
         execute(t->tail_in.data(), t->tail_out.data());
         std::copy_n(t->tail_out.data(), tail * m.out_values, dst.data() + full * m.out_values);
     }
+    return poison_non_finite_rows(src, rows, m.in_values, dst, m.out_values);
 }
 
 }  // namespace npyflow

@@ -31,9 +31,21 @@ public:
     std::string describe() const;         // "conv2d+batchnorm+relu | maxpool2d | ... | linear"
     double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
 
+    // Memory, for the guard that refuses a job before it starts: the weights (each thread
+    // that runs the network reorders its own copy), and each thread's activations for one
+    // micro-batch, every layer's output being kept by its primitive.
+    std::uint64_t weight_bytes() const;
+    std::uint64_t activation_bytes() const;
+    // The layer with the largest activations: "layer 1 (conv2d, output 16x4028x4028): 66.4 GB".
+    std::string largest_activation() const;
+
     // Runs `rows` samples (float32, C order, in the spec's data layout) into dst. Safe to call
     // from several threads at once; each uses its own primitives.
-    void run(std::span<const float> src, std::size_t rows, std::span<float> dst) const;
+    //
+    // A row whose input holds NaN or +-Inf gets NaN for every output: oneDNN's fused
+    // activations and max pooling do not keep NaN as PyTorch does, and would turn such a row
+    // into finite, wrong scores (docs/model-spec.md). Returns how many rows those were.
+    std::size_t run(std::span<const float> src, std::size_t rows, std::span<float> dst) const;
 
     struct impl;
 

@@ -60,18 +60,14 @@ std::string closest(const std::string& wanted, const std::vector<std::string>& n
     return best.empty() ? "none" : fmt::format("{}", fmt::join(best, ", "));
 }
 
-// The array as float32 values: in place when it is float32 little endian and aligned,
-// else converted. Throws for types that cannot be weights.
+// The array as float32 values of its own, copied (and converted) from the file now: values
+// used in place in the mapping would change under a running job if the file were rewritten,
+// and each thread reorders its copy of the weights only at its first batch. Throws for
+// types that cannot be weights.
 bound_tensor to_float(const npy_array& a, const std::string& name) {
     const auto& h = a.header();
     bound_tensor t{h.shape, {}, nullptr, name};
     const std::size_t n = h.element_count();
-    if (h.type == dtype::float32 && h.is_native_layout() &&
-        reinterpret_cast<std::uintptr_t>(a.raw_data().data()) % alignof(float) == 0) {
-        t.values = {reinterpret_cast<const float*>(a.raw_data().data()), n};
-        t.owner = std::make_shared<npy_array>(a);
-        return t;
-    }
     if (h.type != dtype::float32 && h.type != dtype::float64 && h.type != dtype::float16) {
         throw error(fmt::format("array '{}' has dtype {}, which cannot be used as weights (float16, float32 or "
                                 "float64)", name, npyflow::name(h.type)));

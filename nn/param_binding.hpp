@@ -27,7 +27,7 @@ struct activation_shape {
 
 struct bound_tensor {
     std::vector<std::uint64_t> shape;  // as stored, in the spec's framework layout
-    std::span<const float> values;     // float32; in place in the mapping when it already was
+    std::span<const float> values;     // float32, copied from the file at binding
     std::shared_ptr<const void> owner;
     std::string source;                // the array's name, for messages
 };

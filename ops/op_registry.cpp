@@ -59,10 +59,15 @@ public:
         return v.get<std::vector<std::int64_t>>();
     }
 
-    std::int64_t integer(const char* key, std::int64_t fallback) const {
+    // An integer within [low, high]: a value the op's own type cannot hold is an error, never truncated.
+    std::int64_t integer(const char* key, std::int64_t fallback, std::int64_t low, std::int64_t high) const {
         if (!j_.contains(key)) return fallback;
-        if (!j_[key].is_number_integer()) throw error(fmt::format("'{}' must be an integer, got {}", key, j_[key].dump()));
-        return j_[key].get<std::int64_t>();
+        const json& v = j_[key];
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t(high)) ||
+            v.get<std::int64_t>() < low || v.get<std::int64_t>() > high) {
+            throw error(fmt::format("'{}' must be an integer from {} to {}, got {}", key, low, high, v.dump()));
+        }
+        return v.get<std::int64_t>();
     }
 
     dtype type(const char* key) const {
@@ -76,6 +81,10 @@ public:
 private:
     const json& j_;
 };
+
+// Axes beyond this are an error even before the sample's rank is known (numpy allows 32
+// dimensions, 64 from numpy 2).
+constexpr std::int64_t max_axes = 64;
 
 struct registry_entry {
     const char* name;
@@ -94,7 +103,7 @@ const std::vector<registry_entry>& registry() {
          [](const json& j) {
              const params p(j, {"mean", "std", "axis"});
              return std::make_unique<normalize_op>(p.numbers("mean"), p.numbers("std"),
-                                                   static_cast<int>(p.integer("axis", 0)));
+                                                   static_cast<int>(p.integer("axis", 0, -max_axes, max_axes - 1)));
          }},
         {"clip",
          [](const json& j) {

@@ -21,6 +21,11 @@ struct batch {
     std::span<const std::byte> data;
     sample_desc sample;
 
+    // Rows a stage could not process normally, for the sink to count and report (score: rows
+    // whose network input held NaN or Inf), and the first of them. Zero for a new batch.
+    std::uint64_t flagged_rows = 0;
+    std::uint64_t first_flagged_row = 0;
+
     // Storage for the stages, reused from batch to batch.
     std::vector<std::byte> input_buffer;  // rows that needed conversion on reading
     preprocess_plan::scratch scratch;

@@ -1,18 +1,25 @@
 #include "pipeline/job_journal.hpp"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/partial_file.hpp"
+#include "io/small_file.hpp"
 
 namespace npyflow {
 namespace {
 
 constexpr int journal_version = 1;
+
+// A count the journal records: an integer that fits, never a float cast (1e30) or a sign.
+std::uint64_t count_in(const nlohmann::json& j, const char* key) {
+    const auto& v = j.at(key);
+    if (!v.is_number_unsigned()) throw error(fmt::format("'{}' is {}, not a row count", key, v.dump()));
+    return v.get<std::uint64_t>();
+}
 
 }  // namespace
 
@@ -24,28 +31,30 @@ std::filesystem::path job_journal::path_for(const std::filesystem::path& output,
 
 job_journal::job_journal(std::filesystem::path path, nlohmann::json fingerprint, std::uint64_t total_rows,
                          std::uint64_t first_row)
-    : path_(std::move(path)), fingerprint_(std::move(fingerprint)), total_rows_(total_rows) {
+    : path_(std::move(path)),
+      fingerprint_(fingerprint.is_null() ? nlohmann::json::object() : std::move(fingerprint)),
+      total_rows_(total_rows) {
     progress_.rows = first_row;
 }
 
 std::optional<job_journal> job_journal::read(const std::filesystem::path& path, const std::filesystem::path& partial) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::stringstream text;
-    text << in.rdbuf();
+    if (!file_kind(path)) return std::nullopt;
     try {
-        const auto j = nlohmann::json::parse(text.str());
-        if (j.at("version").get<int>() != journal_version) {
+        const auto j = nlohmann::json::parse(read_small_file(path, "journal"));
+        if (j.at("version") != journal_version) {
             throw error(fmt::format("version {} is not {}", j.at("version").dump(), journal_version));
         }
-        job_journal journal(path, j.at("fingerprint"), j.at("total_rows").get<std::uint64_t>());
-        journal.progress_.rows = j.at("rows_done").get<std::uint64_t>();
+        if (!j.at("fingerprint").is_object() || !(j.at("sink_state").is_object() || j.at("sink_state").is_null())) {
+            throw error("its fingerprint and sink_state must be objects");
+        }
+        job_journal journal(path, j.at("fingerprint"), count_in(j, "total_rows"));
+        journal.progress_.rows = count_in(j, "rows_done");
         journal.progress_.sink_state = j.at("sink_state");
         if (journal.progress_.rows > journal.total_rows_) throw error("more rows done than the job has");
         return journal;
     } catch (const std::exception& e) {
         throw error(fmt::format("{}: not a journal npyflow can resume from ({}); delete it and {} to start over",
-                                path.string(), e.what(), partial.string()));
+                                printable_path(path), e.what(), printable_path(partial)));
     }
 }
 

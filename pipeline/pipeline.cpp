@@ -98,6 +98,19 @@ void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
 
 }  // namespace
 
+unsigned pipeline_threads(const pipeline_options& options) {
+    return options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
+unsigned batches_in_flight(const pipeline_options& options, std::uint64_t rows) {
+    const std::uint64_t batch_rows = std::max<std::uint64_t>(1, options.batch_rows);
+    const std::uint64_t batches = rows / batch_rows + (rows % batch_rows != 0);
+    // More batches in flight than the run has would only allocate batch objects for nothing
+    // (and --prefetch 4294967295 would exhaust memory).
+    const std::uint64_t wanted = options.prefetch > 0 ? options.prefetch : 2 * std::uint64_t{pipeline_threads(options)};
+    return static_cast<unsigned>(std::clamp<std::uint64_t>(wanted, 1, std::max<std::uint64_t>(1, batches)));
+}
+
 pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                              const pipeline_options& options) {
     if (options.batch_rows == 0) throw error("batch size must be at least 1");
@@ -105,10 +118,10 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     if (options.first_row > end_row) {
         throw error(fmt::format("cannot start at row {}: the rows end at {}", options.first_row, end_row));
     }
-    const unsigned threads =
-        options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    const unsigned prefetch = options.prefetch > 0 ? options.prefetch : 2 * threads;
-    const std::uint64_t batch_count = (end_row - options.first_row + options.batch_rows - 1) / options.batch_rows;
+    const unsigned threads = pipeline_threads(options);
+    const std::uint64_t rows = end_row - options.first_row;
+    const std::uint64_t batch_count = rows / options.batch_rows + (rows % options.batch_rows != 0);
+    const unsigned prefetch = batches_in_flight(options, rows);
 
     // Every batch object that can exist at once: those past the limiter, plus the one the
     // source may hold (without data) while the limiter is full.
@@ -164,6 +177,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
             b->index = next_batch++;
             b->first_row = options.first_row + b->index * options.batch_rows;
             b->rows = std::min<std::uint64_t>(options.batch_rows, end_row - b->first_row);
+            b->flagged_rows = 0;
             // Entering a new window: ask the kernel to read the next one.
             if (b->index == 0 || b->first_row / window_rows != (b->first_row - 1) / window_rows) {
                 input.will_need((b->first_row / window_rows + 1) * window_rows, window_rows);

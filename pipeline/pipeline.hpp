@@ -73,6 +73,11 @@ public:
     using error::error;
 };
 
+// The threads a run uses (options.threads, or every core), and the batches it keeps in
+// flight: options.prefetch (or twice the threads), but never more than the run's batches.
+unsigned pipeline_threads(const pipeline_options& options);
+unsigned batches_in_flight(const pipeline_options& options, std::uint64_t rows);
+
 // Runs the whole dataset through the stages. An exception in any stage cancels the graph
 // and is rethrown as npyflow::error naming the stage and the rows (file and range).
 pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,

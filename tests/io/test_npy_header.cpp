@@ -78,8 +78,8 @@ TEST_CASE("npy_header.parse.accepts_what_numpy_accepts", "[io][npy_header]") {
         const auto empty = parse(preamble("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }"));
         CHECK(empty.element_count() == 0);
         CHECK(empty.data_bytes() == 0);
-        // An empty array holds no bytes whatever its other dimensions.
-        CHECK(parse(preamble("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904), }"))
+        // An empty array holds no bytes; its other dimensions need only fit numpy's size (below).
+        CHECK(parse(preamble("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 576460752303423488), }"))
                   .data_bytes() == 0);
     }
     SECTION("Python 2 long integers") {
@@ -110,6 +110,8 @@ TEST_CASE("npy_header.parse.rejects_bad_headers_with_a_reason", "[io][npy_header
     rejects("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3)}", "expected ',' or ')'");
     rejects("{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775808,)}", "too large");
     rejects("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 2)}", "overflows 63 bits");
+    // numpy refuses this although it holds no bytes ("array is too big"): 8 x 2^62 overflows.
+    rejects("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904)}", "too big for numpy");
     rejects("{'descr': 4, 'fortran_order': False, 'shape': (2,)}", "'descr' must be a string");
     rejects("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", "structured arrays");
     rejects("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", "never unpickles");

@@ -166,12 +166,16 @@ def test_failures(tmp, images):
     check(r.returncode == 0 and same_bytes(out, ref), f"resume on 3 ranks: {r.stderr}")
     check(not [f for f in os.listdir(tmp) if f.startswith("limited.npy.")], "resumed job left journals")
 
-    # Rank 1 cannot create its shard.
+    # Rank 1's shard cannot be created: every rank checks every shard's names before any
+    # rank writes, so the job stops before it starts, reported once.
     os.makedirs(os.path.join(tmp, "blocked-00001-of-00003.npy.partial"))
     r = run(score([images], os.path.join(tmp, "blocked.npy"), "--output-shards"), ranks=3)
     check(r.returncode != 0 and errors(r.stderr) == [
-        f"npyflow: error: rank 1: {tmp}/blocked-00001-of-00003.npy.partial: cannot create: Is a directory"],
+        f"npyflow: error: rank 0: partial output {tmp}/blocked-00001-of-00003.npy.partial: exists and is a "
+        "directory; npyflow writes its temporary files only as regular files it creates; remove it"],
         f"blocked shard: {errors(r.stderr)}")
+    check(not [f for f in os.listdir(tmp) if f.startswith("blocked-") and f.endswith(".partial") and
+               not os.path.isdir(os.path.join(tmp, f))], "a rank wrote a shard although the job was refused")
     check(not [f for f in os.listdir(tmp) if f.startswith("blocked-") and f.endswith(".npy")],
           "a shard was renamed into place although rank 1 failed")
 

@@ -252,7 +252,7 @@ def test_errors(tmp, rng):
     r = run("preprocess", src, "--spec", os.path.join(tmp, "spec.json"))
     check(r.returncode == 2 and "--output is required" in r.stderr, f"missing -o: {r.returncode} {r.stderr!r}")
     r = run("preprocess", src, "-o", src, "--spec", os.path.join(tmp, "spec.json"))
-    check(r.returncode == 1 and "would replace an input" in r.stderr, f"output = input: {r.stderr!r}")
+    check(r.returncode == 1 and "is the same file as input" in r.stderr, f"output = input: {r.stderr!r}")
     r = run("preprocess", os.path.join(tmp, "missing.npy"), "-o", os.path.join(tmp, "x.npy"),
             "--spec", os.path.join(tmp, "spec.json"))
     check(r.returncode == 1 and "missing.npy: cannot open" in r.stderr, f"missing input: {r.stderr!r}")

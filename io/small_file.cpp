@@ -1,0 +1,54 @@
+#include "io/small_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "io/file_identity.hpp"
+
+namespace npyflow {
+
+std::string read_small_file(const std::filesystem::path& path, const char* what, std::uint64_t max_bytes) {
+    const std::string name = printable_path(path);
+    // O_NONBLOCK: opening a FIFO nobody writes to must not hang before the check below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw error(fmt::format("{}: cannot open: {}", name, std::strerror(errno)));
+    struct stat st {};
+    std::string text;
+    try {
+        if (::fstat(fd, &st) != 0) throw error(fmt::format("{}: cannot stat: {}", name, std::strerror(errno)));
+        if (S_ISDIR(st.st_mode)) throw error(fmt::format("{}: is a directory, not a {} file", name, what));
+        if (!S_ISREG(st.st_mode)) {
+            throw error(fmt::format("{}: is a {}, not a regular file; save the {} to a file (npyflow reads it again "
+                                    "to check it when a job resumes)",
+                                    name, *file_kind(path), what));
+        }
+        if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+            throw error(fmt::format("{}: is {} bytes; a {} file may be at most {} MiB", name, st.st_size, what,
+                                    max_bytes >> 20));
+        }
+        text.resize(static_cast<std::size_t>(st.st_size));
+        std::size_t done = 0;
+        while (done < text.size()) {
+            const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw error(fmt::format("{}: cannot read: {}", name, std::strerror(errno)));
+            if (n == 0) break;  // it shrank under us: parse what is there
+            done += static_cast<std::size_t>(n);
+        }
+        text.resize(done);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    return text;
+}
+
+}  // namespace npyflow
