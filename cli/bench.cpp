@@ -8,6 +8,8 @@
 //
 // For each combination of --batch, --threads and --prefetch; ratios full/ceiling and full/serial.
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -21,9 +23,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/rank_group.hpp"
-#include "cli/json_file.hpp"
+#include "io/json_file.hpp"
 #include "cli/pipeline_job.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/npy_writer.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/network.hpp"
@@ -131,12 +134,16 @@ int run_bench(const bench_options& o) {
     const auto spec_json = read_json_file(o.model);
     const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
     const dataset input(o.inputs);
+    if (input.rows() == 0) {
+        throw error(fmt::format("{}: has no rows; a benchmark needs at least one", printable_path(o.inputs.front())));
+    }
     const preprocess_plan plan = with_context(o.model.string(), [&] {
         return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
     });
     const weight_source weights(o.weights);
     const network streams(bind_parameters(spec, weights, false));
-    const job j{input, plan, spec, weights, o.scratch / "npyflow-bench-output.npy"};
+    // Named by the process, so that two benchmarks sharing a scratch directory do not collide.
+    const job j{input, plan, spec, weights, o.scratch / fmt::format("npyflow-bench-output-{}.npy", ::getpid())};
     const double rows = static_cast<double>(input.rows());
     const double in_mb = rows * static_cast<double>(input.row_bytes()) / 1e6;
     const double gflop = streams.flops_per_sample() * rows / 1e9;
@@ -151,7 +158,7 @@ int run_bench(const bench_options& o) {
     }
     for (const auto batch : o.batches) {
         for (const auto t_option : o.threads) {
-            const unsigned t = t_option > 0 ? t_option : std::max(1u, std::thread::hardware_concurrency());
+            const unsigned t = settle_threads(t_option, rank_group::world());
             for (const auto k : o.prefetch) {
                 pipeline_options p;
                 p.batch_rows = batch;

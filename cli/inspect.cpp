@@ -17,6 +17,7 @@
 #include "cli/rank_group.hpp"
 #include "io/array_stats.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/mapped_file.hpp"
 #include "io/npy_array.hpp"
 #include "io/npz_archive.hpp"
@@ -112,7 +113,7 @@ nlohmann::ordered_json to_json(const std::vector<file_report>& reports) {
             }
             arrays.push_back(std::move(j));
         }
-        files.push_back({{"path", f.path}, {"arrays", std::move(arrays)}});
+        files.push_back({{"path", printable_path(f.path)}, {"arrays", std::move(arrays)}});
     }
     return {{"files", std::move(files)}};
 }
@@ -186,7 +187,8 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
                 }
             }
             if (opts->json) {
-                fmt::print("{}\n", to_json(reports).dump());
+                // JSON holds UTF-8 only: a member name that is not becomes U+FFFD, not an exception.
+                fmt::print("{}\n", to_json(reports).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             } else {
                 print_text(reports, opts->stats);
             }

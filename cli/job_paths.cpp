@@ -75,7 +75,9 @@ void check_kind(const std::string& role, const fs::path& path, bool temporary) {
 
 }  // namespace
 
-void job_paths::reads(std::string role, const fs::path& path) { reads_.push_back({std::move(role), path, false}); }
+void job_paths::reads(std::string role, const fs::path& path, bool directory) {
+    reads_.push_back({std::move(role), path, directory});
+}
 
 void job_paths::writes(std::string role, const fs::path& path, bool temporary) {
     writes_.push_back({std::move(role), path, temporary});
@@ -87,6 +89,10 @@ void job_paths::check() const {
             throw error(fmt::format("{}: '-' (standard input) is not supported; name a file (a file named '-' can be "
                                     "given as ./-)",
                                     r.role));
+        }
+        std::error_code ec;
+        if (!r.temporary && fs::is_directory(r.path, ec)) {
+            throw error(fmt::format("{} {}: is a directory; give a file", r.role, printable_path(r.path)));
         }
     }
     for (std::size_t i = 0; i < writes_.size(); ++i) {

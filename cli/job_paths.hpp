@@ -18,9 +18,9 @@ namespace npyflow::cli {
 
 class job_paths {
 public:
-    // A file (or a directory: every file below it) the job reads. `role` names it in
-    // messages: "input", "--model", "--weights", "--labels".
-    void reads(std::string role, const std::filesystem::path& path);
+    // A file the job reads (or, where `directory` allows, a directory: every file below it).
+    // `role` names it in messages: "input", "--model", "--weights", "--labels".
+    void reads(std::string role, const std::filesystem::path& path, bool directory = false);
     // A file the job creates or replaces by rename. A temporary (a .partial, a journal, a
     // lock) must be a regular file where one exists; an output may also be a symlink,
     // which the rename replaces (never its target).
@@ -33,7 +33,7 @@ private:
     struct entry {
         std::string role;
         std::filesystem::path path;
-        bool temporary = false;
+        bool temporary = false;  // written: a temporary file; read: may be a directory
     };
     std::vector<entry> reads_, writes_;
 };

@@ -3,14 +3,17 @@
 // Under mpirun, every rank runs the command on its share of the rows; a failure on any rank
 // is reported once, by rank 0, with the failing rank's message (cli/rank_group.hpp).
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "cli/rank_group.hpp"
@@ -45,6 +48,17 @@ int main(int argc, char** argv) {
     npyflow::cli::add_score_command(app, run);
     npyflow::cli::add_concat_command(app, run);
     npyflow::cli::add_bench_command(app, run);
+
+    // CLI11 would say only "A subcommand is required" for a misspelt command.
+    if (argc > 1 && argv[1][0] != '-') {
+        std::vector<std::string> names;
+        for (const auto* command : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(command->get_name());
+        if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+            fmt::print(stderr, "npyflow: error: unknown command '{}'; the commands are {}\nRun 'npyflow --help' for usage.\n",
+                       argv[1], fmt::join(names, ", "));
+            return 2;
+        }
+    }
 
     try {
         app.parse(argc, argv);

@@ -12,12 +12,14 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
-#include "cli/json_file.hpp"
+#include "io/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
+#include "io/npy_header.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/dataset.hpp"
@@ -61,6 +63,7 @@ int run_preprocess(preprocess_options& o) {
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
+    with_context(printable_path(o.output), [&] { check_numpy_size(plan.output().type, out_shape); });
     job_fingerprint fingerprint(o.command);
     fingerprint.add_inputs(o.inputs);
     if (!o.spec.empty()) fingerprint.add_file("spec", o.spec);

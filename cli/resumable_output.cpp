@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 
@@ -9,6 +10,7 @@
 
 #include "io/error.hpp"
 #include "io/file_identity.hpp"
+#include "io/npy_header.hpp"
 
 namespace npyflow::cli {
 namespace {
@@ -37,7 +39,7 @@ void refuse_journals_of_other_rank_counts(const std::filesystem::path& output, i
     const auto dir = output.has_parent_path() ? output.parent_path() : std::filesystem::path(".");
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
         const int n = journal_ranks(output.filename().string(), entry.path().filename().string());
-        if (n > 0 && n != ranks) found[n].push_back(printable_path(entry.path()));
+        if (n > 0 && n != ranks) found[n].push_back(printable_path(output.parent_path() / entry.path().filename()));
     }
     if (found.empty()) return;
     const int count = found.begin()->first;
@@ -62,7 +64,18 @@ void add_output_options(CLI::App* command, output_options& options) {
                         "Seconds between checkpoints: the output written so far is flushed to disk and recorded "
                         "in OUT.journal, off the pipeline's threads")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+                // NaN passes a "> 0" range check, and a checkpoint every NaN seconds is no checkpoint.
+                try {
+                    std::size_t end = 0;
+                    const double v = std::stod(text, &end);
+                    if (end == text.size() && std::isfinite(v) && v >= 0.001 && v <= 86400) return "";
+                } catch (const std::exception&) {
+                }
+                return "must be a number of seconds from 0.001 to 86400, got '" + text + "'";
+            },
+            "SECONDS"));
     command->add_flag("--output-shards", options.shards,
                       "Under mpirun: each rank writes its rows to a file of its own, OUT-<rank>-of-<ranks>.npy "
                       "(for ranks without a shared filesystem); 'npyflow concat' joins them");
@@ -94,6 +107,7 @@ void resumable_output::list_files(job_paths& paths, const std::filesystem::path&
 resumable_output::resumable_output(const std::filesystem::path& path, dtype type, std::vector<std::uint64_t> shape,
                                    const job_fingerprint& job, const output_options& options, rank_group& ranks)
     : ranks_(ranks), fingerprint_(job) {
+    with_context(printable_path(path), [&] { check_numpy_size(type, shape); });
     nlohmann::json fingerprint = job.entries();
     const std::uint64_t total_rows = shape.empty() ? 1 : shape[0];
     share_ = ranks.share(total_rows);

@@ -14,7 +14,7 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
-#include "cli/json_file.hpp"
+#include "io/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
@@ -121,6 +121,20 @@ std::int64_t checked_label(const npy_array& labels, const std::filesystem::path&
     return label;
 }
 
+// Every label of this rank's rows, before the job starts (a scan of 8 bytes a row at most).
+void check_labels(const npy_array& labels, const std::filesystem::path& path, row_range rows, std::uint64_t classes) {
+    std::vector<std::byte> chunk;
+    constexpr std::uint64_t chunk_rows = 1 << 16;
+    for (std::uint64_t first = rows.begin; first < rows.end; first += chunk_rows) {
+        const std::uint64_t n = std::min(chunk_rows, rows.end - first);
+        chunk.resize(n * labels.row_bytes());
+        labels.copy_rows(first, n, chunk);
+        for (std::uint64_t r = 0; r < n; ++r) {
+            (void)checked_label(labels, path, chunk.data() + r * labels.row_bytes(), first + r, classes);
+        }
+    }
+}
+
 // A count a resumed job's journal recorded: an integer no larger than the rows it covers.
 std::uint64_t resumed_count(const nlohmann::json& state, const char* key, std::uint64_t most) {
     if (!state.contains(key)) return 0;
@@ -139,7 +153,7 @@ int run_score(score_options& o) {
     job_paths paths;
     for (const auto& in : o.inputs) paths.reads("input", in);
     paths.reads("--model", o.model);
-    paths.reads("--weights", o.weights);
+    paths.reads("--weights", o.weights, true);
     if (!o.labels.empty()) paths.reads("--labels", o.labels);
     check_job_paths(paths, o.output, o.output_to, o.observers, ranks);
     o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
@@ -174,6 +188,7 @@ int run_score(score_options& o) {
             throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", o.labels.string(),
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
         }
+        check_labels(*labels, o.labels, ranks.share(input.rows()), classes);
     }
 
     // Everything that decides the output's bytes; --threads, --batch and --prefetch do not.
@@ -191,7 +206,8 @@ int run_score(score_options& o) {
     const std::uint64_t batch_rows = std::min<std::uint64_t>(o.pipeline.batch_rows, std::max<std::uint64_t>(1, input.rows()));
     const std::uint64_t widest = std::max({input.row_bytes(), plan.output().bytes(), classes * 4}) * 2;
     memory.add("weights", threads + 1, net.weight_bytes());
-    memory.add(fmt::format("activations ({})", net.largest_activation()), threads, net.activation_bytes());
+    memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()), threads,
+               net.activation_bytes());
     memory.add("batches", batches_in_flight(o.pipeline, input.rows()) + 1,
                batch_rows * (input.row_bytes() + 2 * widest + 2 * classes * 4));
     ranks.agree([&] {
@@ -234,8 +250,7 @@ int run_score(score_options& o) {
         label_rows.resize(b.rows * labels->row_bytes());
         labels->copy_rows(b.first_row, b.rows, label_rows);
         for (std::uint64_t r = 0; r < b.rows; ++r) {
-            const std::int64_t want =
-                checked_label(*labels, o.labels, label_rows.data() + r * labels->row_bytes(), b.first_row + r, classes);
+            const std::int64_t want = label_at(labels->header().type, label_rows.data() + r * labels->row_bytes());
             std::int64_t got = 0;
             if (o.output_as == output_kind::argmax) {
                 std::memcpy(&got, b.data.data() + r * 8, 8);
@@ -254,12 +269,12 @@ int run_score(score_options& o) {
     if (const auto all = std::accumulate(non_finite_per_rank.begin(), non_finite_per_rank.end(), 0.0); all > 0) {
         if (ranks.rank() == 0) {
             fmt::print(stderr,
-                       "npyflow: warning: {:.0f} of {} rows had NaN or Inf in the network's input{}; their outputs "
-                       "are NaN{} (docs/model-spec.md)\n",
+                       "npyflow: warning: {:.0f} of {} rows had NaN or Inf in the network's input{}; all their "
+                       "outputs are NaN{} (see \"Non-finite inputs\" in docs/model-spec.md)\n",
                        all, input.rows(),
                        first_non_finite && !ranks.distributed() ? fmt::format(" (the first: row {})", *first_non_finite)
                                                                 : "",
-                       o.output_as == output_kind::argmax ? " and their argmax 0, as PyTorch's" : ", as PyTorch's");
+                       o.output_as == output_kind::argmax ? " and their argmax 0" : "");
         }
     }
     if (labels) {

@@ -15,7 +15,11 @@ std::optional<file_identity> identify_file(const std::filesystem::path& path) {
 std::optional<std::string> file_kind(const std::filesystem::path& path) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
-    switch (st.st_mode & S_IFMT) {
+    return file_kind(st.st_mode);
+}
+
+std::string file_kind(mode_t mode) {
+    switch (mode & S_IFMT) {
     case S_IFREG: return "regular file";
     case S_IFLNK: return "symlink";
     case S_IFDIR: return "directory";

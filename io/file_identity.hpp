@@ -23,6 +23,8 @@ std::optional<file_identity> identify_file(const std::filesystem::path& path);
 // What a name itself is, without following a symlink: "regular file", "symlink",
 // "directory", "character device", "block device", "FIFO", "socket"; nothing when absent.
 std::optional<std::string> file_kind(const std::filesystem::path& path);
+// The same for a st_mode from stat(2) or fstat(2).
+std::string file_kind(mode_t mode);
 
 // The path as text safe for messages and JSON: bytes that are not UTF-8 become \xNN.
 std::string printable_path(const std::filesystem::path& path);

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/truncation_guard.hpp"
 
 namespace npyflow {
@@ -21,16 +22,21 @@ mapped_file::mapped_file(const std::filesystem::path& path) : path_(path), impl_
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::exists(status)) {
-        throw error(fmt::format("{}: cannot open: {}", path.string(), ec ? ec.message() : "no such file"));
+        throw error(fmt::format("{}: cannot open: {}", printable_path(path), ec ? ec.message() : "no such file"));
     }
-    if (std::filesystem::is_directory(status)) throw error(fmt::format("{}: is a directory", path.string()));
+    if (std::filesystem::is_directory(status)) throw error(fmt::format("{}: is a directory", printable_path(path)));
+    if (!std::filesystem::is_regular_file(status)) {
+        // A FIFO or a device cannot be mapped (and /dev/zero would never end).
+        throw error(fmt::format("{}: is a {}, not a regular file; npyflow maps the files it reads", printable_path(path),
+                                file_kind(std::filesystem::canonical(path, ec)).value_or("special file")));
+    }
     const auto size = std::filesystem::file_size(path, ec);
-    if (ec) throw error(fmt::format("{}: cannot open: {}", path.string(), ec.message()));
+    if (ec) throw error(fmt::format("{}: cannot open: {}", printable_path(path), ec.message()));
     if (size == 0) return;  // mmap cannot map zero bytes; an empty span serves
     try {
         impl_->source.open(path.string());
     } catch (const std::exception& e) {
-        throw error(fmt::format("{}: cannot map: {}", path.string(), e.what()));
+        throw error(fmt::format("{}: cannot map: {}", printable_path(path), e.what()));
     }
     bytes_ = {reinterpret_cast<const std::byte*>(impl_->source.data()), impl_->source.size()};
     impl_->guard = std::make_unique<truncation_guard>(bytes_.data(), bytes_.size());
@@ -72,7 +78,7 @@ void mapped_file::check_not_truncated() const {
     const std::string size_now = ec ? "it is gone" : fmt::format("it is now {} bytes", now);
     throw error(fmt::format("{}: the file was truncated while being read ({}; it was {} when opened); rows "
                             "read from it cannot be trusted",
-                            path_.string(), size_now, size()));
+                            printable_path(path_), size_now, size()));
 }
 
 }  // namespace npyflow

@@ -6,6 +6,7 @@
 
 #include "io/byteswap.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/mapped_file.hpp"
 
 namespace npyflow {
@@ -88,7 +89,7 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::shared_ptr<const void
 npy_array open_npy(const std::filesystem::path& path) {
     auto file = std::make_shared<const mapped_file>(path);
     const auto bytes = file->bytes();
-    return parse_npy(bytes, std::move(file), path.string());
+    return parse_npy(bytes, std::move(file), printable_path(path));
 }
 
 }  // namespace npyflow

@@ -27,7 +27,7 @@ std::string read_small_file(const std::filesystem::path& path, const char* what,
         if (!S_ISREG(st.st_mode)) {
             throw error(fmt::format("{}: is a {}, not a regular file; save the {} to a file (npyflow reads it again "
                                     "to check it when a job resumes)",
-                                    name, *file_kind(path), what));
+                                    name, file_kind(st.st_mode), what));
         }
         if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
             throw error(fmt::format("{}: is {} bytes; a {} file may be at most {} MiB", name, st.st_size, what,

@@ -185,9 +185,7 @@ std::string network::largest_activation() const {
         }
     }
     if (!largest) return "";
-    const double gb = double(largest->layer.out.features()) * micro_batch_rows * sizeof(float) / 1e9;
-    return fmt::format("layer {} ({}, output {} per row): {:.3g} GB for {} rows", at, largest->text,
-                       largest->layer.out.to_string(), gb, micro_batch_rows);
+    return fmt::format("layer {} ({}), {} a row", at, largest->text, largest->layer.out.to_string());
 }
 
 network::~network() = default;
@@ -444,8 +442,8 @@ std::size_t network::run(std::span<const float> src, std::size_t rows, std::span
         try {
             it = t->plans.emplace(micro_batch_rows, m.build(*t, micro_batch_rows)).first;
         } catch (const dnnl::error& e) {
-            throw error(fmt::format("oneDNN cannot build the network: {} (each thread's activations need {:.3g} GB; "
-                                    "largest: {})",
+            throw error(fmt::format("oneDNN cannot build the network: {} (each thread's activations need {:.3g} GB "
+                                    "for a micro-batch; the largest: {})",
                                     e.what(), double(activation_bytes()) / 1e9, largest_activation()));
         }
     }

@@ -36,7 +36,7 @@ public:
     // micro-batch, every layer's output being kept by its primitive.
     std::uint64_t weight_bytes() const;
     std::uint64_t activation_bytes() const;
-    // The layer with the largest activations: "layer 1 (conv2d, output 16x4028x4028): 66.4 GB".
+    // The layer with the largest output: "layer 0 (conv2d+batchnorm+relu), (16, 4030, 4030) a row".
     std::string largest_activation() const;
 
     // Runs `rows` samples (float32, C order, in the spec's data layout) into dst. Safe to call

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 
 namespace npyflow {
 
@@ -13,9 +14,9 @@ dataset::dataset(const std::vector<std::filesystem::path>& paths) {
     for (const auto& path : paths) {
         auto file = std::make_shared<const mapped_file>(path);
         const auto bytes = file->bytes();
-        npy_array array = parse_npy(bytes, file, path.string());
+        npy_array array = parse_npy(bytes, file, printable_path(path));
         const auto& h = array.header();
-        if (h.shape.empty()) throw error(fmt::format("{}: a 0-d array has no rows to stream", path.string()));
+        if (h.shape.empty()) throw error(fmt::format("{}: a 0-d array has no rows to stream", printable_path(path)));
         const std::vector<std::uint64_t> row_shape(h.shape.begin() + 1, h.shape.end());
         if (parts_.empty()) {
             type_ = h.type;
@@ -24,7 +25,7 @@ dataset::dataset(const std::vector<std::filesystem::path>& paths) {
         } else if (h.type != type_ || row_shape != row_shape_) {
             const auto& first = parts_.front().array;
             throw error(fmt::format("{}: rows are {} {}, but {} has rows of {} {}; all inputs must match",
-                                    path.string(), name(h.type), format_shape(row_shape), first.where(),
+                                    printable_path(path), name(h.type), format_shape(row_shape), first.where(),
                                     name(type_), format_shape(row_shape_)));
         }
         parts_.push_back({std::move(file), std::move(array), rows_});

@@ -7,7 +7,7 @@
 #include "io/error.hpp"
 #include "io/file_identity.hpp"
 #include "io/partial_file.hpp"
-#include "io/small_file.hpp"
+#include "io/json_file.hpp"
 
 namespace npyflow {
 namespace {
@@ -40,7 +40,7 @@ job_journal::job_journal(std::filesystem::path path, nlohmann::json fingerprint,
 std::optional<job_journal> job_journal::read(const std::filesystem::path& path, const std::filesystem::path& partial) {
     if (!file_kind(path)) return std::nullopt;
     try {
-        const auto j = nlohmann::json::parse(read_small_file(path, "journal"));
+        const auto j = read_json_file(path, "journal");
         if (j.at("version") != journal_version) {
             throw error(fmt::format("version {} is not {}", j.at("version").dump(), journal_version));
         }
