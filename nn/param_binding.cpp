@@ -236,8 +236,12 @@ private:
     bool check_shape(const bound_layer& b, const bound_tensor& t, const std::vector<std::uint64_t>& expected,
                      const std::string& meaning, const std::string& hint = "") {
         if (t.shape == expected || (t.shape.size() == 1 && weights_.flat())) return true;
-        problem(b, fmt::format("array '{}' has shape {}, expected {} {}{}", t.source, format_shape(t.shape),
-                               format_shape(expected), meaning, hint.empty() ? "" : "; " + hint));
+        // A spec asking for absurd sizes (out_features 10^9) says so before anything is allocated.
+        double bytes = sizeof(float);
+        for (auto d : expected) bytes *= static_cast<double>(d);
+        const std::string size = bytes >= 1e9 ? fmt::format(" ({:.3g} GB of float32)", bytes / 1e9) : "";
+        problem(b, fmt::format("array '{}' has shape {}, expected {}{} {}{}", t.source, format_shape(t.shape),
+                               format_shape(expected), size, meaning, hint.empty() ? "" : "; " + hint));
         return false;
     }
 

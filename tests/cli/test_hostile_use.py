@@ -452,6 +452,28 @@ def test_memory_guard(tmp, img):
     check(not [f for f in os.listdir(tmp) if f.startswith("o.npy")], "a refused job left files")
     r = run("score", img, "-o", out, *MLP, "--max-memory", "8GB", "-q")
     check(r.returncode == 0, f"--max-memory 8GB refused a small job: {r.stderr}")
+    spec = json.load(open(SPEC))
+    spec["layers"][1]["out_features"] = 10 ** 9
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    refused("a linear of 10^9 outputs", run("score", img, "-o", out, "--model", path, "--weights", MLP[3]),
+            "expected (1000000000, 784) (3.14e+03 GB of float32) (out, in)")
+
+
+# Read-only and missing directories (as another user when run as root, who may write anywhere).
+def test_unwritable_directory(tmp, img):
+    ro = os.path.join(tmp, "ro")
+    os.makedirs(ro)
+    os.chmod(ro, 0o555)
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    if as_user:  # the other user must be able to read what the job reads
+        for d in (tmp, os.path.dirname(tmp), os.path.dirname(img)):
+            os.chmod(d, 0o755)
+    r = subprocess.run([*as_user, NPYFLOW, "score", img, "-o", os.path.join(ro, "o.npy"), *MLP], capture_output=True,
+                       text=True, timeout=120)
+    refused("-o in a read-only directory", r, "o.npy.lock: cannot create the lock that keeps other jobs off this "
+                                              "output: Permission denied")
+    check(os.listdir(ro) == [], "a job wrote into a read-only directory")
 
 
 # 18. Option values and labels that would make the answer wrong.
@@ -549,6 +571,7 @@ def main():
         case(test_memory_guard, img)
         case(test_options_and_labels, img, labels)
         case(test_small_and_odd_inputs, empty, img)
+        case(test_unwritable_directory, img)
         case(test_mpi_resume_on_other_rank_count, big)
     print(f"{len(failures)} failed" if failures else "all hostile-use cases passed")
     return 1 if failures else 0
