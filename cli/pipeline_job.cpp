@@ -183,4 +183,11 @@ std::string format_stats(const pipeline_report& r) {
     return out;
 }
 
+std::string format_flush_stats(double flush_seconds, const resumable_output& output) {
+    return fmt::format("flush: {:.3f} s after the pipeline; during it, {} window{} of {} MiB sent to disk early, {:.3f} s "
+                       "waiting for the disk off the pipeline's threads\n",
+                       flush_seconds, output.early_windows(), output.early_windows() == 1 ? "" : "s",
+                       background_writeback::default_window >> 20, output.writeback_wait_seconds());
+}
+
 }  // namespace npyflow::cli

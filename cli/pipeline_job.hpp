@@ -69,4 +69,8 @@ std::string threads_text(unsigned threads);
 // The per-stage table --stats prints, naming the bottleneck.
 std::string format_stats(const pipeline_report& report);
 
+// The line --stats prints once the output is committed: the flush after the pipeline, and
+// the writeback that went on during it.
+std::string format_flush_stats(double flush_seconds, const resumable_output& output);
+
 }  // namespace npyflow::cli

@@ -89,6 +89,7 @@ int run_preprocess(preprocess_options& o) {
     // The flush to disk is timed apart: the rows are written once the pipeline is done, and
     // how long the disk then takes is the disk's figure, not the pipeline's.
     const double flush_seconds = output.commit(o.pipeline.progress);
+    if (o.observers.stats) fmt::print(stderr, "{}", format_flush_stats(flush_seconds, output));
 
     if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
         if (ranks.rank() == 0 && !o.quiet) {

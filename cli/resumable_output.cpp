@@ -186,6 +186,9 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
         ranks.agree([&] { writer_ = std::make_unique<npy_writer>(file_, type, shape, std::nullopt, own); });
     }
     if (!journal_) journal_.emplace(journal_path, fingerprint, total_rows, share_.begin);
+    const std::uint64_t first = journal_->progress().rows - origin_;
+    writeback_ = std::make_unique<background_writeback>(
+        writer_->file(), first == 0 ? 0 : writer_->data_offset() + first * writer_->row_bytes());
     const auto interval =
         std::chrono::milliseconds(std::max<std::int64_t>(1, static_cast<std::int64_t>(options.checkpoint_seconds * 1000)));
     checkpoints_ = std::make_unique<checkpointer>(*journal_, [w = writer_.get()] { w->sync(); }, interval);
@@ -202,11 +205,13 @@ resumable_output::~resumable_output() {
 void resumable_output::write(const batch& b, nlohmann::json sink_state) {
     writer_->write_rows(b.first_row - origin_, b.data);
     checkpoints_->advance({b.first_row + b.rows, std::move(sink_state)});
+    writeback_->advance(writer_->data_offset() + (b.first_row + b.rows - origin_) * writer_->row_bytes());
 }
 
 double resumable_output::commit(bool on_terminal) {
     if (on_terminal) fmt::print(stderr, "\rnpyflow: flushing {} to disk...", printable_path(file_));
     const auto start = std::chrono::steady_clock::now();
+    stop_writeback();
     // The journal says "all rows" before the rename, so a run killed between the rename and
     // the journal's removal is known, on resume, to have finished.
     ranks_.agree([&] {
@@ -239,8 +244,16 @@ double resumable_output::commit(bool on_terminal) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void resumable_output::stop_writeback() {
+    if (!writeback_) return;
+    early_windows_ = writeback_->windows();
+    writeback_wait_ = writeback_->wait_seconds();
+    writeback_.reset();  // before the file it writes is flushed and closed
+}
+
 std::string resumable_output::abandon() {
     done_ = true;
+    stop_writeback();
     std::string failure;
     try {
         checkpoints_->finish();

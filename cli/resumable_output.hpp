@@ -30,6 +30,7 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/rank_group.hpp"
+#include "io/background_writeback.hpp"
 #include "io/npy_writer.hpp"
 #include "io/output_lock.hpp"
 #include "pipeline/batch.hpp"
@@ -77,8 +78,14 @@ public:
     // Where this rank's rows go: the output, or its shard.
     const std::filesystem::path& file() const { return file_; }
 
-    // From the sink, in input order: writes a batch's rows and records the progress.
+    // From the sink, in input order: writes a batch's rows, records the progress and lets the
+    // background writeback take the output to disk as it grows.
     void write(const batch& b, nlohmann::json sink_state = nlohmann::json::object());
+
+    // Windows of the output the background writeback had on their way to disk before the
+    // commit, and the seconds it waited for them (for --stats).
+    std::uint64_t early_windows() const { return early_windows_; }
+    double writeback_wait_seconds() const { return writeback_wait_; }
 
     // Once every row is written, on every rank: a last checkpoint, the check that no input
     // changed, the rename into place once every rank has finished, the journal removed.
@@ -92,6 +99,8 @@ public:
     std::string abandon();
 
 private:
+    void stop_writeback();
+
     rank_group& ranks_;
     job_fingerprint fingerprint_;
     std::optional<output_lock> lock_;  // held by the rank that creates file_
@@ -101,7 +110,10 @@ private:
     std::filesystem::path file_;
     std::optional<job_journal> journal_;
     std::unique_ptr<npy_writer> writer_;
+    std::unique_ptr<background_writeback> writeback_;  // destroyed before writer_, whose file it writes
     std::unique_ptr<checkpointer> checkpoints_;
+    std::uint64_t early_windows_ = 0;
+    double writeback_wait_ = 0;
     bool done_ = false;  // committed or abandoned
 };
 

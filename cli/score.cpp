@@ -264,7 +264,8 @@ int run_score(score_options& o) {
     const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output, ranks);
     if (!done) return exit_interrupted;
     const pipeline_report& report = *done;
-    output.commit(o.pipeline.progress);
+    const double flush_seconds = output.commit(o.pipeline.progress);
+    if (o.observers.stats) fmt::print(stderr, "{}", format_flush_stats(flush_seconds, output));
     const auto non_finite_per_rank = ranks.gather(static_cast<double>(non_finite));  // exact below 2^53
     if (const auto all = std::accumulate(non_finite_per_rank.begin(), non_finite_per_rank.end(), 0.0); all > 0) {
         if (ranks.rank() == 0) {

@@ -28,6 +28,9 @@ public:
 
     std::uint64_t rows() const { return rows_; }
     std::uint64_t row_bytes() const { return row_bytes_; }
+    // Where row r starts in the file: data_offset() + r * row_bytes().
+    std::uint64_t data_offset() const { return data_offset_; }
+    const partial_file& file() const { return file_; }
     const std::filesystem::path& path() const { return file_.path(); }
     const std::filesystem::path& partial_path() const { return file_.partial_path(); }
 

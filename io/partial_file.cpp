@@ -104,6 +104,15 @@ bool partial_file::read_at(std::uint64_t offset, std::span<std::byte> bytes) con
     return true;
 }
 
+void partial_file::start_writeback(std::uint64_t offset, std::uint64_t length) const {
+    (void)::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length), SYNC_FILE_RANGE_WRITE);
+}
+
+void partial_file::wait_writeback(std::uint64_t offset, std::uint64_t length) const {
+    (void)::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length),
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 void partial_file::sync() const {
     if (::fdatasync(fd_) != 0) fail("flush", partial_path_);
 }

@@ -34,6 +34,11 @@ public:
     bool read_at(std::uint64_t offset, std::span<std::byte> bytes) const;
     // Makes what was written so far durable (fdatasync); safe beside write_at.
     void sync() const;
+    // Asks the kernel to start writing a byte range to disk, without waiting; and waits until
+    // it is written (sync_file_range). Neither makes it durable; both are only to spread the
+    // work of sync() and commit() over the job (io/background_writeback.hpp).
+    void start_writeback(std::uint64_t offset, std::uint64_t length) const;
+    void wait_writeback(std::uint64_t offset, std::uint64_t length) const;
     // Leaves the partial file on disk when this object goes, for a later run to resume.
     void keep() { kept_ = true; }
     void commit();
