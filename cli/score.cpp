@@ -14,13 +14,13 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
-#include "io/json_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
 #include "io/file_identity.hpp"
+#include "io/json_file.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/network.hpp"
 #include "nn/param_binding.hpp"
@@ -102,26 +102,10 @@ void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, ou
     b.data = buffer;
 }
 
-// A label as a class index, or an error naming the row: a label no prediction can equal
-// (-1 for "unlabelled", a class past the network's outputs) would count as a wrong
-// prediction and make the accuracy silently wrong.
-std::int64_t checked_label(const npy_array& labels, const std::filesystem::path& path, const std::byte* p,
-                           std::uint64_t row, std::uint64_t classes) {
-    const std::int64_t label = label_at(labels.header().type, p);
-    if (label < 0 || static_cast<std::uint64_t>(label) >= classes) {
-        std::string value = std::to_string(label);
-        if (labels.header().type == dtype::uint64) {
-            std::uint64_t raw;
-            std::memcpy(&raw, p, sizeof(raw));
-            value = std::to_string(raw);
-        }
-        throw error(fmt::format("{}: row {} holds {}, which is not a class index of this network (0 to {})",
-                                printable_path(path), row, value, classes - 1));
-    }
-    return label;
-}
-
-// Every label of this rank's rows, before the job starts (a scan of 8 bytes a row at most).
+// Every label of this rank's rows is a class index of the network, checked before the job
+// starts (a scan of 8 bytes a row at most): a label no prediction can equal (-1 for
+// "unlabelled", a class past the network's outputs) would count as a wrong prediction and
+// make the accuracy silently wrong. The error names the row.
 void check_labels(const npy_array& labels, const std::filesystem::path& path, row_range rows, std::uint64_t classes) {
     std::vector<std::byte> chunk;
     constexpr std::uint64_t chunk_rows = 1 << 16;
@@ -130,7 +114,17 @@ void check_labels(const npy_array& labels, const std::filesystem::path& path, ro
         chunk.resize(n * labels.row_bytes());
         labels.copy_rows(first, n, chunk);
         for (std::uint64_t r = 0; r < n; ++r) {
-            (void)checked_label(labels, path, chunk.data() + r * labels.row_bytes(), first + r, classes);
+            const std::byte* p = chunk.data() + r * labels.row_bytes();
+            const std::int64_t label = label_at(labels.header().type, p);
+            if (label >= 0 && static_cast<std::uint64_t>(label) < classes) continue;
+            std::string value = std::to_string(label);
+            if (labels.header().type == dtype::uint64) {  // saturated above: show the stored value
+                std::uint64_t raw;
+                std::memcpy(&raw, p, sizeof(raw));
+                value = std::to_string(raw);
+            }
+            throw error(fmt::format("{}: row {} holds {}, which is not a class index of this network (0 to {})",
+                                    printable_path(path), first + r, value, classes - 1));
         }
     }
 }

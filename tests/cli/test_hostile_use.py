@@ -310,6 +310,8 @@ def test_odd_names(tmp, img):
     dash = os.path.join(tmp, "-x.npy")
     r = run("preprocess", img, "-o", dash, "--spec", SPEC, "-q")
     check(r.returncode == 0 and os.path.exists(dash), f"-o with a leading dash in the name: {r.stderr}")
+    r = run("preprocess", img, "-o", "-y.npy", "--spec", SPEC, "-q", cwd=tmp)
+    check(r.returncode == 0 and os.path.exists(os.path.join(tmp, "-y.npy")), f"-o -y.npy: {r.stderr}")
     refused("-o -", run("score", img, "-o", "-", *MLP), "'-' (standard output) is not supported", code=1)
     refused("input -", run("score", "-", "-o", os.path.join(tmp, "s.npy"), *MLP), "'-' (standard input) is not supported")
     check(not os.path.exists("-") and not os.path.exists(os.path.join(tmp, "-")), "a file named '-' was written")
