@@ -2,6 +2,11 @@
 // An output file written under a temporary name ("<path>.partial" in the same directory)
 // and renamed to its real name only by commit(), after an fsync. A job that fails or is
 // killed never leaves a file at the real name that looks finished.
+//
+// Nothing is written through a name that is not ours: the temporary is created O_EXCL |
+// O_NOFOLLOW (a leftover one is unlinked first, never truncated, so a hard link to someone's
+// file stays whole), a symlink or anything but a regular file at the temporary name is
+// refused, and so is a real name that holds a device, FIFO or directory.
 
 #include <cstdint>
 #include <filesystem>
@@ -12,7 +17,7 @@ namespace npyflow {
 class partial_file {
 public:
     enum class mode {
-        create,  // a new, empty partial file (one left over is replaced)
+        create,  // a new, empty partial file (a regular one left over is unlinked and replaced)
         reopen,  // the partial file an earlier run left, as it is (a resumed job); it
                  // holds that run's work, so it is kept whatever happens until commit()
     };
