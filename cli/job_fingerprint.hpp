@@ -27,18 +27,33 @@ public:
 
     const nlohmann::json& entries() const { return entries_; }
 
-    // One line per file read while running that is no longer as described: "input /d/a.npy:
-    // mtime "1.0" -> "2.0"". Empty when none changed.
-    std::vector<std::string> changes_while_running() const;
+    // One line per file that is no longer as described: "input 0 /d/a.npy: mtime "1.0" ->
+    // "2.0"". Empty when none changed. Besides the fingerprint's fields, the inode and the
+    // change time are compared (a rewrite that restores the mtime still changes the ctime).
+    // changes_while_running: the files read while running only, before the commit;
+    // changes_since_described: every file, once the spec and weights have been read.
+    std::vector<std::string> changes_while_running() const { return changes(true); }
+    std::vector<std::string> changes_since_described() const { return changes(false); }
 
 private:
-    struct watched_file {
+    struct described_file {
         std::string key;
         std::filesystem::path path;
         std::uint64_t hash_limit;
+        bool read_while_running;
+        std::string identity;  // inode and ctime when described
     };
+    std::vector<std::string> changes(bool only_read_while_running) const;
+    void describe(const std::string& key, const std::filesystem::path& path, std::uint64_t hash_limit,
+                  bool read_while_running);
+
     nlohmann::json entries_ = nlohmann::json::object();
-    std::vector<watched_file> watched_;
+    std::vector<described_file> files_;
 };
+
+// Throws, naming what changed, when a file changed between its description and the end of
+// the job's setup (the spec, weights and labels are read in between): the journal would
+// otherwise describe other bytes than those the job used.
+void throw_if_changed_while_read(const job_fingerprint& fingerprint);
 
 }  // namespace npyflow::cli

@@ -10,6 +10,7 @@
 
 #include "cli/memory_budget.hpp"
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/partial_file.hpp"
 
 namespace npyflow::cli {
@@ -116,7 +117,7 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
     }
     if (!trace_path.empty()) {
         trace.write(trace_path);
-        fmt::print(stderr, "npyflow: wrote {} trace events to {}\n", trace.events(), trace_path.string());
+        fmt::print(stderr, "npyflow: wrote {} trace events to {}\n", trace.events(), printable_path(trace_path));
     }
     if (observers.stats) {
         const std::string who = ranks.distributed() ? fmt::format("rank {} of {}:\n", ranks.rank(), ranks.size()) : "";

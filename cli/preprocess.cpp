@@ -13,6 +13,7 @@
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
 #include "io/json_file.hpp"
+#include "io/small_file.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
@@ -48,25 +49,28 @@ int run_preprocess(preprocess_options& o) {
     if (!o.spec.empty()) paths.reads("--spec", o.spec);
     check_job_paths(paths, o.output, o.output_as, o.observers, ranks);
     o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
+    if (!o.spec.empty()) check_small_file(o.spec, "JSON spec");  // before describing it: a device, a pipe
+    // Described before anything is read.
+    job_fingerprint fingerprint(o.command);
+    fingerprint.add_inputs(o.inputs);
+    if (!o.spec.empty()) fingerprint.add_file("spec", o.spec);
     nlohmann::json ops = nlohmann::json::array();
     if (!o.spec.empty()) {
         const auto spec = read_json_file(o.spec);
         if (!spec.is_object() || !spec.contains("preprocess")) {
-            throw error(fmt::format("{}: needs a \"preprocess\" list of ops", o.spec.string()));
+            throw error(fmt::format("{}: needs a \"preprocess\" list of ops", printable_path(o.spec)));
         }
         ops = spec["preprocess"];
     }
     const dataset input(o.inputs);
-    const preprocess_plan plan = with_context(o.spec.string(), [&] {
+    const preprocess_plan plan = with_context(printable_path(o.spec), [&] {
         return preprocess_plan(parse_ops(ops), {input.type(), input.row_shape()});
     });
 
     std::vector<std::uint64_t> out_shape{input.rows()};
     out_shape.insert(out_shape.end(), plan.output().shape.begin(), plan.output().shape.end());
     with_context(printable_path(o.output), [&] { check_numpy_size(plan.output().type, out_shape); });
-    job_fingerprint fingerprint(o.command);
-    fingerprint.add_inputs(o.inputs);
-    if (!o.spec.empty()) fingerprint.add_file("spec", o.spec);
+    throw_if_changed_while_read(fingerprint);
 
     // The batches in flight hold the rows as read and the plan's two scratch buffers.
     memory_estimate memory;
@@ -78,7 +82,7 @@ int run_preprocess(preprocess_options& o) {
 
     resumable_output output(o.output, plan.output().type, out_shape, fingerprint, o.output_as, ranks);
     if (output.already_complete()) {
-        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", printable_path(o.output));
         return 0;
     }
 
@@ -94,7 +98,7 @@ int run_preprocess(preprocess_options& o) {
     if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
         if (ranks.rank() == 0 && !o.quiet) {
             fmt::print(stderr, "npyflow: {} on {}; wrote {} ({} {})\n", o.command, whole_job,
-                       o.output_as.shards ? shard_path(o.output, 0, ranks.size()).string() + "..." : o.output.string(),
+                       o.output_as.shards ? printable_path(shard_path(o.output, 0, ranks.size())) + "..." : printable_path(o.output),
                        name(plan.output().type), format_shape(out_shape));
         }
     } else if (!o.quiet) {
@@ -107,7 +111,7 @@ int run_preprocess(preprocess_options& o) {
                    "batch {}, prefetch {}]\n",
                    resumed_text(report, input.rows()), o.command == "concat" ? "joined" : "preprocessed", report.rows,
                    report.seconds, static_cast<double>(report.rows) / s, mb_in / s, mb_out / s,
-                   output.file().string(), name(plan.output().type), format_shape(out_shape), flush_seconds,
+                   printable_path(output.file()), name(plan.output().type), format_shape(out_shape), flush_seconds,
                    static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(), threads_text(report.threads),
                    o.pipeline.batch_rows, report.prefetch);
     }

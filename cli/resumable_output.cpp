@@ -1,10 +1,12 @@
 #include "cli/resumable_output.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -24,10 +26,18 @@ int journal_ranks(const std::string& output, const std::string& name) {
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
         return 0;
     }
+    // "<rank>-of-<ranks>", both decimal numbers that fit an int.
+    const std::string_view middle(name.data() + prefix.size(), name.size() - prefix.size() - suffix.size());
+    const auto of = middle.find("-of-");
     int rank = -1, ranks = 0;
-    char end = 0;
-    const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    if (std::sscanf(middle.c_str(), "%d-of-%d%c", &rank, &ranks, &end) != 2 || rank < 0 || ranks < 2) return 0;
+    const auto parse = [](std::string_view text, int& value) {
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+    };
+    if (of == std::string_view::npos || !parse(middle.substr(0, of), rank) || !parse(middle.substr(of + 4), ranks) ||
+        rank < 0 || ranks < 2) {
+        return 0;
+    }
     return ranks;
 }
 
@@ -150,15 +160,18 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
         }
     });
     // A run killed between renaming the output into place and removing its journals: the
-    // output is complete. The rename comes after every rank's last checkpoint, so one rank
-    // seeing this is enough, and every rank must take the same branch.
+    // output is complete. One file is renamed once, after every rank's last checkpoint, so
+    // one rank seeing this is enough. Shards are renamed one by rank: only when every shard
+    // is, is the output complete; a rank whose shard is renamed then only joins the others'
+    // steps while they finish theirs. Every rank must take the same branch.
     const bool complete_here = journal_ && !std::filesystem::exists(partial) &&
                                journal_->progress().rows == share_.end && std::filesystem::exists(file_);
-    if (ranks.any(complete_here)) {
+    if (options.shards ? !ranks.any(!complete_here) : ranks.any(complete_here)) {
         if (journal_) journal_->remove();
-        done_ = true;
+        complete_ = done_ = true;
         return;
     }
+    shard_renamed_ = options.shards && complete_here;
     if (options.resume && !journal_ && !ranks.distributed()) {
         fmt::print(stderr, "npyflow: no journal for {}: starting from the beginning\n", printable_path(file_));
     }
@@ -166,6 +179,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
     // One rank's journal is enough to make the shared file precious: nobody recreates it.
     const bool resuming = ranks.any(journal_.has_value());
     const auto open = [&] {
+        if (shard_renamed_) return;
         if (!std::filesystem::exists(partial)) {
             throw error(fmt::format("{}: is missing, so the job cannot resume; delete {} to start over",
                                     printable_path(partial), journal_ ? printable_path(journal_path) : "the journals"));
@@ -186,6 +200,7 @@ resumable_output::resumable_output(const std::filesystem::path& path, dtype type
         ranks.agree([&] { writer_ = std::make_unique<npy_writer>(file_, type, shape, std::nullopt, own); });
     }
     if (!journal_) journal_.emplace(journal_path, fingerprint, total_rows, share_.begin);
+    if (shard_renamed_) return;
     const std::uint64_t first = journal_->progress().rows - origin_;
     writeback_ = std::make_unique<background_writeback>(
         writer_->file(), first == 0 ? 0 : writer_->data_offset() + first * writer_->row_bytes());
@@ -215,6 +230,7 @@ double resumable_output::commit(bool on_terminal) {
     // The journal says "all rows" before the rename, so a run killed between the rename and
     // the journal's removal is known, on resume, to have finished.
     ranks_.agree([&] {
+        if (shard_renamed_) return;
         checkpoints_->finish();
         writer_->finish();
     });
@@ -225,8 +241,8 @@ double resumable_output::commit(bool on_terminal) {
     if (ranks_.any(!changes.empty())) {
         done_ = true;
         journal_->remove();
-        // The rows are lost either way; the shared file is removed by the rank that made it.
-        if (shared_file_ && ranks_.rank() != 0) writer_->keep_partial();
+        // The rows are lost either way: the rank that owns the file removes it, resumed or not.
+        if (writer_ && (!shared_file_ || ranks_.rank() == 0)) writer_->discard();
         writer_.reset();
         if (changes.empty()) throw stopped_by_another_rank("an input changed on another rank");
         throw error(fmt::format("an input changed while the job ran, so its rows mix the old and new contents; the "
@@ -236,10 +252,14 @@ double resumable_output::commit(bool on_terminal) {
     }
     // Every rank's rows are on disk: the output (or every shard) can take its real name.
     ranks_.agree([&] {
-        if (!shared_file_ || ranks_.rank() == 0) writer_->commit();
+        if (writer_ && (!shared_file_ || ranks_.rank() == 0)) writer_->commit();
     });
     done_ = true;
     journal_->remove();
+    // The lock goes only once every rank's journal is gone: a job started in between would
+    // find a journal and be refused for nothing.
+    ranks_.barrier();
+    lock_.reset();
     if (on_terminal) fmt::print(stderr, "\r\033[K");
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -254,6 +274,7 @@ void resumable_output::stop_writeback() {
 std::string resumable_output::abandon() {
     done_ = true;
     stop_writeback();
+    if (!writer_) return "no output written";  // this rank's shard was complete already
     std::string failure;
     try {
         checkpoints_->finish();

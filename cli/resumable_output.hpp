@@ -68,7 +68,7 @@ public:
 
     // The job's output was already complete (a run was killed after renaming it into place,
     // before removing its journal): nothing is left to do.
-    bool already_complete() const { return !writer_; }
+    bool already_complete() const { return complete_; }
     // The dataset rows this rank runs: from its journal's row (or its share's start) to its
     // share's end.
     std::uint64_t first_row() const { return journal_->progress().rows; }
@@ -115,6 +115,8 @@ private:
     std::uint64_t early_windows_ = 0;
     double writeback_wait_ = 0;
     bool done_ = false;  // committed or abandoned
+    bool complete_ = false;  // found complete: nothing to do
+    bool shard_renamed_ = false;  // this rank's shard was renamed by the run that was killed
 };
 
 }  // namespace npyflow::cli

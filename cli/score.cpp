@@ -21,6 +21,7 @@
 #include "io/error.hpp"
 #include "io/file_identity.hpp"
 #include "io/json_file.hpp"
+#include "io/small_file.hpp"
 #include "nn/model_spec.hpp"
 #include "nn/network.hpp"
 #include "nn/param_binding.hpp"
@@ -63,11 +64,11 @@ std::int64_t label_at(dtype type, const std::byte* p) {
     });
 }
 
-// The predicted class as numpy's and PyTorch's argmax give it: the first NaN when there is
-// one (NaN compares greater than everything there), else the first largest value.
+// The predicted class: the first largest output, as numpy's argmax; -1 (no class) for a row
+// with a NaN output, where numpy and PyTorch would name the first NaN's class, a prediction
+// that means nothing and that --labels would count as right.
 std::int64_t predicted_class(const float* row, std::uint64_t classes) {
-    const float* nan = std::find_if(row, row + classes, [](float v) { return std::isnan(v); });
-    if (nan != row + classes) return nan - row;
+    if (std::any_of(row, row + classes, [](float v) { return std::isnan(v); })) return -1;
     return std::max_element(row, row + classes) - row;
 }
 
@@ -151,16 +152,26 @@ int run_score(score_options& o) {
     if (!o.labels.empty()) paths.reads("--labels", o.labels);
     check_job_paths(paths, o.output, o.output_to, o.observers, ranks);
     o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
+    if (!o.model.empty()) check_small_file(o.model, "JSON spec");  // before describing it: a device, a pipe
+    // Everything that decides the output's bytes (--threads, --batch and --prefetch do not),
+    // described before any of it is read.
+    job_fingerprint fingerprint("score");
+    fingerprint.add_option("--output", o.output_name);
+    fingerprint.add_option("--inference", o.inference_name);
+    fingerprint.add_inputs(o.inputs);
+    fingerprint.add_file("model", o.model);
+    fingerprint.add_file("weights", o.weights);
+    if (!o.labels.empty()) fingerprint.add_file("labels", o.labels, true);
     const auto spec_json = read_json_file(o.model);
-    const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
+    const model_spec spec = with_context(printable_path(o.model), [&] { return parse_model_spec(spec_json); });
     const dataset input(o.inputs);
-    const preprocess_plan plan = with_context(o.model.string(), [&] {
+    const preprocess_plan plan = with_context(printable_path(o.model), [&] {
         return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
     });
     if (plan.output().type != dtype::float32 || plan.output().shape != spec.input_shape) {
         throw error(fmt::format("{}: the preprocess ops produce samples of {}, but the network's input is float32 {}; "
                                 "add a cast or reshape to \"preprocess\"",
-                                o.model.string(), plan.output().to_string(), format_shape(spec.input_shape)));
+                                printable_path(o.model), plan.output().to_string(), format_shape(spec.input_shape)));
     }
     // The weights are copied as they are bound, so the file is not read again.
     bound_model bound = [&] { return bind_parameters(spec, weight_source(o.weights), o.strict); }();
@@ -179,20 +190,13 @@ int run_score(score_options& o) {
         const dtype label_type = labels->header().type;
         if (labels->rows() != input.rows() || labels->row_elements() != 1 || is_floating(label_type) ||
             label_type == dtype::bool_) {
-            throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", o.labels.string(),
+            throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", printable_path(o.labels),
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
         }
         check_labels(*labels, o.labels, ranks.share(input.rows()), classes);
     }
 
-    // Everything that decides the output's bytes; --threads, --batch and --prefetch do not.
-    job_fingerprint fingerprint("score");
-    fingerprint.add_option("--output", o.output_name);
-    fingerprint.add_option("--inference", o.inference_name);
-    fingerprint.add_inputs(o.inputs);
-    fingerprint.add_file("model", o.model);
-    fingerprint.add_file("weights", o.weights);
-    if (labels) fingerprint.add_file("labels", o.labels, true);
+    throw_if_changed_while_read(fingerprint);
 
     // What the job holds at its peak: each thread's weights and activations, the batches in
     // flight with their buffers (the input as read, the preprocess scratch, the outputs).
@@ -211,7 +215,7 @@ int run_score(score_options& o) {
     resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
                             fingerprint, o.output_to, ranks);
     if (output.already_complete()) {
-        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", o.output.string());
+        if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", printable_path(o.output));
         return 0;
     }
     // Predictions matching --labels, over every row written so far (a resumed job's too).
@@ -267,9 +271,11 @@ int run_score(score_options& o) {
                        "npyflow: warning: {:.0f} of {} rows had NaN or Inf in the network's input{}; all their "
                        "outputs are NaN{} (see \"Non-finite inputs\" in docs/model-spec.md)\n",
                        all, input.rows(),
-                       first_non_finite && !ranks.distributed() ? fmt::format(" (the first: row {})", *first_non_finite)
-                                                                : "",
-                       o.output_as == output_kind::argmax ? " and their argmax 0" : "");
+                       first_non_finite && !ranks.distributed()
+                           ? fmt::format(" (the first{}: row {})", rows_before > 0 ? " since the resume" : "",
+                                         *first_non_finite)
+                           : "",
+                       o.output_as == output_kind::argmax ? " and their argmax -1" : "");
         }
     }
     if (labels) {
@@ -284,7 +290,7 @@ int run_score(score_options& o) {
     if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
         if (ranks.rank() == 0 && !o.quiet) {
             fmt::print(stderr, "npyflow: score on {}; wrote {} ({})\n", whole_job,
-                       o.output_to.shards ? shard_path(o.output, 0, ranks.size()).string() + "..." : o.output.string(),
+                       o.output_to.shards ? printable_path(shard_path(o.output, 0, ranks.size())) + "..." : printable_path(o.output),
                        format_shape(out_shape));
         }
     } else if (!o.quiet) {
@@ -293,7 +299,7 @@ int run_score(score_options& o) {
                    "npyflow: {}scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
                    "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}]\n",
                    resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s,
-                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, output.file().string(),
+                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, printable_path(output.file()),
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
                    net.describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch);
     }

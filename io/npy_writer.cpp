@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_identity.hpp"
 #include "io/npy_header.hpp"
 
 namespace npyflow {
@@ -27,17 +28,17 @@ npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::
     }
     if (*resume_rows < own_.begin || *resume_rows > own_.end) {
         throw error(fmt::format("{}: cannot resume after row {}: this writer's rows are [{}, {})",
-                                partial_path().string(), *resume_rows, own_.begin, own_.end));
+                                printable_path(partial_path()), *resume_rows, own_.begin, own_.end));
     }
     std::string found(header.size(), '\0');
     if (!file_.read_at(0, std::as_writable_bytes(std::span(found))) || found != header) {
         throw error(fmt::format("{}: its header is not that of this job's output ({} {}); cannot resume",
-                                partial_path().string(), name(type), format_shape(shape)));
+                                printable_path(partial_path()), name(type), format_shape(shape)));
     }
     const std::uint64_t needed = data_offset_ + *resume_rows * row_bytes_;
     if (*resume_rows > own_.begin && file_.size() < needed) {
         throw error(fmt::format("{}: is {} bytes, but the {} rows its journal records need {}; cannot resume",
-                                partial_path().string(), file_.size(), *resume_rows, needed));
+                                printable_path(partial_path()), file_.size(), *resume_rows, needed));
     }
     bytes_written_ = (*resume_rows - own_.begin) * row_bytes_;
 }
@@ -45,12 +46,12 @@ npy_writer::npy_writer(std::filesystem::path path, dtype type, std::vector<std::
 void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> src) {
     if (row_bytes_ == 0) return;
     if (src.size() % row_bytes_ != 0) {
-        throw error(fmt::format("{}: {} bytes is not a whole number of {}-byte rows", path().string(), src.size(),
+        throw error(fmt::format("{}: {} bytes is not a whole number of {}-byte rows", printable_path(path()), src.size(),
                                 row_bytes_));
     }
     const std::uint64_t count = src.size() / row_bytes_;
     if (first_row > rows_ || count > rows_ - first_row) {
-        throw error(fmt::format("{}: rows [{}, {}) are past the end ({} rows)", path().string(), first_row,
+        throw error(fmt::format("{}: rows [{}, {}) are past the end ({} rows)", printable_path(path()), first_row,
                                 first_row + count, rows_));
     }
     file_.write_at(data_offset_ + first_row * row_bytes_, src);
@@ -60,7 +61,7 @@ void npy_writer::write_rows(std::uint64_t first_row, std::span<const std::byte> 
 void npy_writer::check_all_written() const {
     const std::uint64_t expected = own_.rows() * row_bytes_;
     if (bytes_written_ != expected) {
-        throw error(fmt::format("{}: {} of {} data bytes were written; not committing", path().string(),
+        throw error(fmt::format("{}: {} of {} data bytes were written; not committing", printable_path(path()),
                                 bytes_written_.load(), expected));
     }
 }

@@ -42,6 +42,8 @@ public:
     void sync() const { file_.sync(); }
     // Leaves the partial file for a later run to resume instead of removing it.
     void keep_partial() { file_.keep(); }
+    // Removes the partial file when this writer goes, even a reopened one (its rows are wrong).
+    void discard() { file_.discard(); }
 
     // Checks that every row of `own` was written, and flushes them.
     void finish();

@@ -46,6 +46,9 @@ public:
     void wait_writeback(std::uint64_t offset, std::uint64_t length) const;
     // Leaves the partial file on disk when this object goes, for a later run to resume.
     void keep() { kept_ = true; }
+    // The opposite, for work that must not be kept, even a reopened file's: the partial file
+    // is removed when this object goes.
+    void discard() { kept_ = false; }
     void commit();
 
 private:

@@ -16,4 +16,7 @@ inline constexpr std::uint64_t small_file_limit = 16 << 20;
 std::string read_small_file(const std::filesystem::path& path, const char* what,
                             std::uint64_t max_bytes = small_file_limit);
 
+// The checks read_small_file makes before it opens the file, on their own.
+void check_small_file(const std::filesystem::path& path, const char* what, std::uint64_t max_bytes = small_file_limit);
+
 }  // namespace npyflow

@@ -51,9 +51,19 @@ std::uint64_t non_negative(const json& v, const char* key) {
     return v.get<std::uint64_t>();
 }
 
+// Kernel sizes, strides, padding and dilation above this are refused: far past any real
+// network, and small enough that no window arithmetic on them can overflow.
+constexpr std::uint64_t max_window_value = 1 << 20;
+
 // An int or a pair [h, w], as torch and Keras both accept.
 std::array<std::uint64_t, 2> pair(const json& v, const char* key, bool allow_zero) {
-    auto one = [&](const json& x) { return allow_zero ? non_negative(x, key) : positive(x, key); };
+    auto one = [&](const json& x) {
+        const std::uint64_t n = allow_zero ? non_negative(x, key) : positive(x, key);
+        if (n > max_window_value) {
+            throw error(fmt::format("'{}' is {}, more than the {} npyflow accepts", key, n, max_window_value));
+        }
+        return n;
+    };
     if (v.is_array()) {
         if (v.size() != 2) throw error(fmt::format("'{}' must be an integer or a pair, got {}", key, v.dump()));
         return {one(v[0]), one(v[1])};

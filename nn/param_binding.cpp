@@ -389,6 +389,18 @@ private:
                                ? (out[a] - 1) * b.stride[a] + extent - size[a] - b.pad_begin[a] : 0;
         }
         b.out = {true, channels, out[0], out[1]};
+        return fits_in_memory(b);
+    }
+
+    // A layer output that could not be held even for one row (its size overflows, or passes
+    // 2^40 values) is refused here, before the memory guard multiplies it out.
+    bool fits_in_memory(const bound_layer& b) {
+        std::uint64_t values = 0;
+        if (__builtin_mul_overflow(b.out.c, b.out.h, &values) || __builtin_mul_overflow(values, b.out.w, &values) ||
+            values > (std::uint64_t{1} << 40)) {
+            return problem(b, fmt::format("its output, {} a row, is too large to hold in memory", b.out.to_string())),
+                   false;
+        }
         return true;
     }
 

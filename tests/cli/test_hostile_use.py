@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-NPYFLOW = sys.argv[1]
-EXAMPLES = os.path.join(sys.argv[2], "fashion_mnist")
-FIXTURES = sys.argv[3]
+NPYFLOW = os.path.abspath(sys.argv[1])
+EXAMPLES = os.path.join(os.path.abspath(sys.argv[2]), "fashion_mnist")
+FIXTURES = os.path.abspath(sys.argv[3])
 MPIEXEC = sys.argv[4] if len(sys.argv) > 4 else None
 MLP = ["--model", os.path.join(EXAMPLES, "mlp.json"), "--weights", os.path.join(EXAMPLES, "mlp.npz")]
 CNN = ["--model", os.path.join(EXAMPLES, "cnn.json"), "--weights", os.path.join(EXAMPLES, "cnn.npz")]
@@ -179,6 +179,19 @@ def test_one_writer_per_output(tmp, big):
     check(got.shape == (300000, 1, 28, 28) and float(got[-1].max()) == float(got[0].max()),
           "the first job's output is not its own")
     check(not os.path.exists(out + ".lock") and not os.path.exists(out + ".journal"), "the lock or journal was left")
+    # A file at OUT.lock that no job left: a hard link to someone's file, or other contents.
+    precious = os.path.join(tmp, "precious.txt")
+    with open(precious, "w") as f:
+        f.write("precious data\n")
+    os.link(precious, os.path.join(tmp, "linked.npy.lock"))
+    with open(os.path.join(tmp, "other.npy.lock"), "w") as f:
+        f.write("notes\n")
+    before = snapshot(tmp)
+    refused("OUT.lock a hard link", run("preprocess", big, "-o", os.path.join(tmp, "linked.npy"), "--spec", SPEC),
+            "linked.npy.lock: has other names (hard links); npyflow uses this name to lock the output, remove it")
+    refused("OUT.lock someone's notes", run("preprocess", big, "-o", os.path.join(tmp, "other.npy"), "--spec", SPEC),
+            "other.npy.lock: holds something other than a job's pid and host")
+    untouched(before, "lock files that are not locks")
     # SIGKILL leaves the lock file, which must not block the next run.
     killed = subprocess.Popen([NPYFLOW, "preprocess", big, "-o", out + "2", "--spec", SPEC, "--threads", "1", "-q"])
     while not os.path.exists(out + "2.lock") and killed.poll() is None:
@@ -237,9 +250,8 @@ def test_non_finite_inputs(tmp):
             got = np.load(out)
             finite_in = np.isfinite(np.load(x)).all(axis=(1, 2))
             torch_nan = np.isnan(torch_out).any(axis=1)
-            if kind == "argmax":  # numpy's and PyTorch's argmax: the first NaN, else the first largest
-                same = finite_in | torch_nan
-                check((got[same] == torch_out.argmax(axis=1)[same]).all() and (got[~same] == 0).all(),
+            if kind == "argmax":  # PyTorch's on ordinary rows; -1 (no class) where any input is not finite
+                check((got[finite_in] == torch_out.argmax(axis=1)[finite_in]).all() and (got[~finite_in] == -1).all(),
                       f"{model}: argmax {got} vs PyTorch {torch_out.argmax(axis=1)}")
                 continue
             check(np.isnan(got[torch_nan]).all(), f"{model}: a row PyTorch gives NaN for is not NaN here")
@@ -247,6 +259,14 @@ def test_non_finite_inputs(tmp):
             # The documented difference: a non-finite value PyTorch never uses (pooling crops it)
             # still makes the row NaN here.
             check(np.isnan(got[~finite_in]).all(), f"{model}: a row with a non-finite input has finite outputs")
+        # Labels: a NaN row is never right, not even against label 0 (the first NaN's class).
+        zeros = os.path.join(tmp, "zeros.npy")
+        np.save(zeros, np.zeros(12, np.int64))
+        want_correct = int((torch_out.argmax(axis=1)[np.isfinite(np.load(x)).all(axis=(1, 2))] == 0).sum())
+        for kind in ["logits", "argmax"]:
+            r = run("score", x, "-o", os.path.join(tmp, f"lab.{model}.{kind}.npy"), *args, "--output", kind,
+                    "--labels", zeros, "-q")
+            check(f"({want_correct} of 12 correct)" in r.stdout, f"{model} {kind}: NaN rows counted: {r.stdout!r}")
 
 
 # 8. Weights rewritten while the job runs: the job uses what it read at the start.
@@ -280,13 +300,33 @@ def test_input_rewritten_mid_run(tmp, big):
                           "--checkpoint-every", "0.01"], stderr=subprocess.PIPE, text=True)
     while not os.path.exists(out + ".journal") and p.poll() is None:
         time.sleep(0.002)
+    st = os.stat(inp)
     with open(inp, "r+b") as f:  # dd conv=notrunc: same size, new bytes in the middle
         f.seek(os.path.getsize(inp) // 2)
         f.write(b"\xff" * (1 << 20))
+    os.utime(inp, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the mtime set back (rsync --inplace -t)
     _, err = p.communicate()
-    check(p.returncode == 1 and "an input changed while the job ran" in err and "input 0 " + inp + ": " in err,
-          f"rewritten input: exit {p.returncode}: {err!r}")
+    check(p.returncode == 1 and "an input changed while the job ran" in err and "input 0 " + inp + ": " in err
+          and "ctime" in err, f"rewritten input: exit {p.returncode}: {err!r}")
     check(not [f for f in os.listdir(tmp) if f.startswith("mixed.npy")], "a job whose input changed left files")
+    # The same while a resumed job runs: its reopened partial file goes too.
+    with open(big, "rb") as f, open(inp, "wb") as g:
+        g.write(f.read())
+    args = [NPYFLOW, "score", inp, "-o", out, *CNN, "--threads", "1", "--batch", "64", "-q", "--checkpoint-every", "0.01"]
+    first = subprocess.Popen(args, stderr=subprocess.PIPE)
+    while not os.path.exists(out + ".journal") and first.poll() is None:
+        time.sleep(0.002)
+    first.send_signal(signal.SIGTERM)
+    first.communicate()
+    check(os.path.exists(out + ".partial"), "the interrupted job kept no partial file")
+    resumed = subprocess.Popen([*args, "--resume"], stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    with open(inp, "r+b") as f:
+        f.seek(os.path.getsize(inp) // 2)
+        f.write(b"\x01" * (1 << 20))
+    _, err = resumed.communicate()
+    check(resumed.returncode == 1 and "an input changed while the job ran" in err, f"resumed, input rewritten: {err!r}")
+    check(not [f for f in os.listdir(tmp) if f.startswith("mixed.npy")], "a resumed job whose input changed left files")
 
 
 # 10. bench on an empty input.
@@ -454,6 +494,11 @@ def test_memory_guard(tmp, img):
     check(not [f for f in os.listdir(tmp) if f.startswith("o.npy")], "a refused job left files")
     r = run("score", img, "-o", out, *MLP, "--max-memory", "8GB", "-q")
     check(r.returncode == 0, f"--max-memory 8GB refused a small job: {r.stderr}")
+    spec["layers"][0]["padding"] = 536870899  # 2^30 rows and columns: the sizes would overflow
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    refused("conv padding 2^29", run("score", img, "-o", out, "--model", path, "--weights", CNN[3]),
+            "'padding' is 536870899, more than the 1048576 npyflow accepts")
     spec = json.load(open(SPEC))
     spec["layers"][1]["out_features"] = 10 ** 9
     with open(path, "w") as f:
@@ -534,6 +579,42 @@ def test_mpi_resume_on_other_rank_count(tmp, big):
           f"-np 2 --resume after the refusal: {r.returncode} {errors(r.stderr)}")
 
 
+# Shards are renamed one rank at a time: a job killed between two renames is finished by
+# --resume, never reported complete with a shard missing.
+def test_mpi_shards_killed_between_renames(tmp, big):
+    if not MPIEXEC:
+        return
+    mpi = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", NPYFLOW]
+    out = os.path.join(tmp, "sh.npy")
+    args = ["score", big, "-o", out, *CNN, "--threads", "1", "--output-shards", "--checkpoint-every", "0.01"]
+    shard = [os.path.join(tmp, f"sh-{r:05}-of-00002.npy") for r in range(2)]
+    journal = [s + ".journal" for s in shard]
+    p = subprocess.Popen([*mpi, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not all(os.path.exists(j) for j in journal) and p.poll() is None:
+        time.sleep(0.005)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    p.wait()
+    if not all(os.path.exists(j) for j in journal):
+        check(False, "the interrupted shards job kept no journals")
+        return
+    kept = [json.load(open(j)) for j in journal]
+    r = subprocess.run([*mpi, *args, "--resume"], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and all(os.path.exists(s) for s in shard), f"shards resumed: {errors(r.stderr)}")
+    want = [open(s, "rb").read() for s in shard]
+    # The moment between the renames: both journals say "every row", shard 0 has its name,
+    # shard 1 is still its partial file.
+    for rank, (j, k) in enumerate(zip(journal, kept)):
+        k["rows_done"] = (rank + 1) * k["total_rows"] // 2  # the end of the rank's share
+        with open(j, "w") as f:
+            json.dump(k, f)
+    os.rename(shard[1], shard[1] + ".partial")
+    r = subprocess.run([*mpi, *args, "--resume"], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and "already complete" not in r.stderr, f"a half-renamed job: {r.returncode} {r.stderr!r}")
+    check([open(s, "rb").read() if os.path.exists(s) else None for s in shard] == want, "the shards differ")
+    check(not [f for f in os.listdir(tmp) if f.endswith(".journal") or f.endswith(".partial")], "journals or partial files left")
+
+
 def main():
     rng = np.random.default_rng(17)
     with tempfile.TemporaryDirectory() as tmp:
@@ -575,6 +656,7 @@ def main():
         case(test_small_and_odd_inputs, empty, img)
         case(test_unwritable_directory, img)
         case(test_mpi_resume_on_other_rank_count, big)
+        case(test_mpi_shards_killed_between_renames, big)
     print(f"{len(failures)} failed" if failures else "all hostile-use cases passed")
     return 1 if failures else 0
 
