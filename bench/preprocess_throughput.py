@@ -122,8 +122,8 @@ def measure(args, rows):
     print(f"{rows} rows, {out_bytes / 1e9:.2f} GB out, medians of {args.trials}:")
     print(f"  npyflow whole command   {med['npyflow']:.2f} s ({result['npyflow_out_GBps']:.2f} GB/s durable; "
           f"pipeline {med['npyflow_pipeline']:.2f} s, then {med['npyflow_flush']:.2f} s of flush)")
-    print(f"  dd conv=fdatasync       {med['dd_fdatasync']:.2f} s: npyflow takes "
-          f"{result['dd_fdatasync_over_npyflow']:.2f}x of dd's rate (target >= 0.95)")
+    print(f"  dd conv=fdatasync       {med['dd_fdatasync']:.2f} s: npyflow writes durably at "
+          f"{result['dd_fdatasync_over_npyflow']:.2f}x dd's rate (target >= 0.95)")
     print(f"  numpy + msync           {med['numpy_flush']:.2f} s: npyflow {result['numpy_flush_over_npyflow']:.2f}x faster")
     print(f"  numpy, no flush         {med['numpy']:.2f} s: npyflow {result['numpy_over_npyflow']:.2f}x faster "
           "(numpy's output is not yet on disk)")

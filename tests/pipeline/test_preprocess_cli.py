@@ -302,11 +302,24 @@ def test_interrupt(tmp, rng):
     check(not os.path.exists(out) and not os.path.exists(out + ".partial"), "Ctrl-C left output behind")
 
 
+def test_writeback_during_the_job(tmp, rng):
+    """The output goes to disk a 64 MiB window at a time while the job runs (--stats says how
+    much), and the bytes are numpy's all the same."""
+    src = os.path.join(tmp, "wb.npy")
+    x = sample("uint8", (100000, 28, 28), rng)
+    np.save(src, x)
+    r, out = preprocess(tmp, [src], ISSUE_OPS, extra=("--stats",), name="wb_out.npy")
+    check(r.returncode == 0, f"writeback run: {r.stderr}")
+    # 128-byte header + 100000 rows of 3136 bytes = 313,600,128 bytes: 4 whole windows.
+    check("during it, 4 windows of 64 MiB sent to disk early" in r.stderr, f"--stats flush line: {r.stderr!r}")
+    expect_close(tmp, "writeback", out, issue_reference(x), ulps=0)
+
+
 if __name__ == "__main__":
     rng = np.random.default_rng(2026)
     with tempfile.TemporaryDirectory() as tmp:
         for test in (test_issue_transform_every_dtype_and_layout, test_each_op, test_determinism, test_multi_file,
-                     test_errors, test_bounded_memory, test_interrupt):
+                     test_errors, test_bounded_memory, test_interrupt, test_writeback_during_the_job):
             start = time.time()
             test(tmp, rng)
             print(f"{test.__name__}: {time.time() - start:.1f}s")
