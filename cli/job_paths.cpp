@@ -76,11 +76,11 @@ void check_kind(const std::string& role, const fs::path& path, bool temporary) {
 }  // namespace
 
 void job_paths::reads(std::string role, const fs::path& path, bool directory) {
-    reads_.push_back({std::move(role), path, directory});
+    reads_.push_back({std::move(role), path, false, directory});
 }
 
 void job_paths::writes(std::string role, const fs::path& path, bool temporary) {
-    writes_.push_back({std::move(role), path, temporary});
+    writes_.push_back({std::move(role), path, temporary, false});
 }
 
 void job_paths::check() const {
@@ -91,7 +91,7 @@ void job_paths::check() const {
                                     r.role));
         }
         std::error_code ec;
-        if (!r.temporary && fs::is_directory(r.path, ec)) {
+        if (!r.directory && fs::is_directory(r.path, ec)) {
             throw error(fmt::format("{} {}: is a directory; give a file", r.role, printable_path(r.path)));
         }
     }

@@ -33,7 +33,8 @@ private:
     struct entry {
         std::string role;
         std::filesystem::path path;
-        bool temporary = false;  // written: a temporary file; read: may be a directory
+        bool temporary = false;  // a written file npyflow creates and removes (.partial, journal, lock)
+        bool directory = false;  // a read path that may be a directory
     };
     std::vector<entry> reads_, writes_;
 };
