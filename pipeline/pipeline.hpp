@@ -64,7 +64,7 @@ struct pipeline_report {
     unsigned prefetch = 0;
     unsigned max_in_flight = 0;  // the most batches past the limiter at once: never above prefetch
     double mean_in_flight = 0;   // batches in flight, averaged over the sink's calls
-    std::vector<stage_report> stages;  // "read", the given stages, "sink"
+    std::vector<stage_report> stages;  // "read", the given stages, "write" (the sink)
 };
 
 // Thrown when options.should_stop ended the run early.
