@@ -78,12 +78,31 @@ void check_job_paths(job_paths& paths, const std::filesystem::path& output, cons
     ranks.agree([&] { paths.check(); });
 }
 
-unsigned settle_threads(unsigned requested, const rank_group& ranks) {
-    unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+void add_batch_memory(memory_estimate& memory, const pipeline_options& options, const dataset& input,
+                      const preprocess_plan& plan, std::uint64_t output_row_bytes) {
+    const std::uint64_t rows = std::min<std::uint64_t>(options.batch_rows, std::max<std::uint64_t>(1, input.rows()));
+    const std::uint64_t widest = std::max({input.row_bytes(), plan.output().bytes(), output_row_bytes}) * 2;
+    memory.add("batches", batches_in_flight(options, input.rows()) + 1,
+               rows * (input.row_bytes() + 2 * widest + 2 * output_row_bytes));
+}
+
+namespace {
+
+// The machine's cores, and those of them this process may run on (a launcher's binding).
+unsigned machine_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+unsigned allowed_cpus() {
     cpu_set_t allowed;
     if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) > 0) {
-        cpus = std::min(cpus, static_cast<unsigned>(CPU_COUNT(&allowed)));
+        return std::min(machine_cores(), static_cast<unsigned>(CPU_COUNT(&allowed)));
     }
+    return machine_cores();
+}
+
+}  // namespace
+
+unsigned settle_threads(unsigned requested, const rank_group& ranks) {
+    const unsigned cpus = allowed_cpus();
     if (requested == 0) return default_threads(ranks);
     if (requested <= cpus) return requested;
     if (ranks.rank() == 0) {
@@ -127,14 +146,10 @@ std::optional<pipeline_report> run_job(const dataset& input, const std::vector<s
 }
 
 unsigned default_threads(const rank_group& ranks) {
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     // A launcher that binds ranks (mpirun binds each to a core or a socket by default)
     // has already given this one its share of the cores.
-    cpu_set_t allowed;
-    if (::sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-        const auto bound = static_cast<unsigned>(CPU_COUNT(&allowed));
-        if (bound > 0 && bound < cores) return bound;
-    }
+    const unsigned cores = machine_cores(), bound = allowed_cpus();
+    if (bound < cores) return bound;
     return std::max(1u, cores / static_cast<unsigned>(std::max(1, ranks.local_size())));
 }
 

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/job_paths.hpp"
+#include "cli/memory_budget.hpp"
 #include "cli/resumable_output.hpp"
 #include "ops/preprocess_plan.hpp"
 #include "pipeline/pipeline.hpp"
@@ -37,6 +38,12 @@ std::filesystem::path trace_path_for(const job_observers& observers, const rank_
 // opened for writing.
 void check_job_paths(job_paths& paths, const std::filesystem::path& output, const output_options& output_to,
                      const job_observers& observers, rank_group& ranks);
+
+// Adds to a job's memory estimate the batches in flight and what each holds: the rows as
+// read, the preprocess plan's two scratch buffers (at the widest sample), and the output
+// rows a later stage makes (output_row_bytes; 0 when the plan's output is the job's).
+void add_batch_memory(memory_estimate& memory, const pipeline_options& options, const dataset& input,
+                      const preprocess_plan& plan, std::uint64_t output_row_bytes = 0);
 
 // --threads beyond the CPUs this process may use only adds threads that wait for a core (and
 // an absurd value exhausts memory): it is lowered to that count, with a warning.

@@ -72,12 +72,8 @@ int run_preprocess(preprocess_options& o) {
     with_context(printable_path(o.output), [&] { check_numpy_size(plan.output().type, out_shape); });
     throw_if_changed_while_read(fingerprint);
 
-    // The batches in flight hold the rows as read and the plan's two scratch buffers.
     memory_estimate memory;
-    const std::uint64_t batch_rows = std::min<std::uint64_t>(o.pipeline.batch_rows, std::max<std::uint64_t>(1, input.rows()));
-    const std::uint64_t widest = std::max(input.row_bytes(), plan.output().bytes()) * 2;
-    memory.add("batches", batches_in_flight(o.pipeline, input.rows()) + 1,
-               batch_rows * (input.row_bytes() + 2 * widest));
+    add_batch_memory(memory, o.pipeline, input, plan);
     ranks.agree([&] { memory.check(o.max_memory, ranks.local_size(), "lower --batch or --prefetch"); });
 
     resumable_output output(o.output, plan.output().type, out_shape, fingerprint, o.output_as, ranks);

@@ -201,13 +201,10 @@ int run_score(score_options& o) {
     // What the job holds at its peak: each thread's weights and activations, the batches in
     // flight with their buffers (the input as read, the preprocess scratch, the outputs).
     memory_estimate memory;
-    const std::uint64_t batch_rows = std::min<std::uint64_t>(o.pipeline.batch_rows, std::max<std::uint64_t>(1, input.rows()));
-    const std::uint64_t widest = std::max({input.row_bytes(), plan.output().bytes(), classes * 4}) * 2;
     memory.add("weights", threads + 1, net.weight_bytes());
     memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()), threads,
                net.activation_bytes());
-    memory.add("batches", batches_in_flight(o.pipeline, input.rows()) + 1,
-               batch_rows * (input.row_bytes() + 2 * widest + 2 * classes * 4));
+    add_batch_memory(memory, o.pipeline, input, plan, classes * sizeof(float));
     ranks.agree([&] {
         memory.check(o.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads");
     });

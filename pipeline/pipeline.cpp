@@ -102,9 +102,16 @@ unsigned pipeline_threads(const pipeline_options& options) {
     return options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+std::uint64_t batches_for(std::uint64_t rows, std::uint64_t batch_rows) {
+    return rows / batch_rows + (rows % batch_rows != 0);
+}
+
+}  // namespace
+
 unsigned batches_in_flight(const pipeline_options& options, std::uint64_t rows) {
-    const std::uint64_t batch_rows = std::max<std::uint64_t>(1, options.batch_rows);
-    const std::uint64_t batches = rows / batch_rows + (rows % batch_rows != 0);
+    const std::uint64_t batches = batches_for(rows, std::max<std::uint64_t>(1, options.batch_rows));
     // More batches in flight than the run has would only allocate batch objects for nothing
     // (and --prefetch 4294967295 would exhaust memory).
     const std::uint64_t wanted = options.prefetch > 0 ? options.prefetch : 2 * std::uint64_t{pipeline_threads(options)};
@@ -120,7 +127,7 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     }
     const unsigned threads = pipeline_threads(options);
     const std::uint64_t rows = end_row - options.first_row;
-    const std::uint64_t batch_count = rows / options.batch_rows + (rows % options.batch_rows != 0);
+    const std::uint64_t batch_count = batches_for(rows, options.batch_rows);
     const unsigned prefetch = batches_in_flight(options, rows);
 
     // Every batch object that can exist at once: those past the limiter, plus the one the
