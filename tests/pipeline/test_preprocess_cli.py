@@ -6,7 +6,8 @@
   so the expected difference is 0 ulp; the test reports the largest seen).
 - Each op against numpy, including saturating casts to every dtype.
 - Bit-identical output for any thread count, batch size and prefetch depth.
-- Multi-file inputs, error messages, exit codes, and Ctrl-C leaving no output.
+- Multi-file inputs, error messages, exit codes, and Ctrl-C leaving no output but the rows it
+  kept for --resume.
 
 usage: test_preprocess_cli.py NPYFLOW_BINARY
 """
@@ -284,22 +285,40 @@ def test_bounded_memory(tmp, rng):
 
 
 def test_interrupt(tmp, rng):
+    """Ctrl-C ends the job with exit 130. Where it lands decides what is left, and both are right:
+    before any row is written, nothing; after, the rows written so far, in OUT.partial with its
+    journal, which --resume finishes to numpy's bytes. Never the output itself."""
     src = os.path.join(tmp, "long.npy")
-    np.save(src, sample("uint8", (300000, 28, 28), rng))
+    x = sample("uint8", (300000, 28, 28), rng)
+    np.save(src, x)
     spec = os.path.join(tmp, "spec.json")
     with open(spec, "w") as f:
         json.dump({"preprocess": ISSUE_OPS}, f)
     out = os.path.join(tmp, "interrupted.npy")
-    p = subprocess.Popen([NPYFLOW, "preprocess", src, "-o", out, "--spec", spec, "--batch", "1", "--threads", "1"],
-                         stderr=subprocess.PIPE, text=True)
+    command = [NPYFLOW, "preprocess", src, "-o", out, "--spec", spec, "--batch", "1", "--threads", "1"]
+    p = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not os.path.exists(out + ".partial") and time.time() < deadline and p.poll() is None:
         time.sleep(0.001)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     check(p.returncode == 130, f"Ctrl-C: exit {p.returncode}, want 130: {err!r}")
-    check("interrupted after" in err and "no output written" in err, f"Ctrl-C message: {err!r}")
-    check(not os.path.exists(out) and not os.path.exists(out + ".partial"), "Ctrl-C left output behind")
+    check(not os.path.exists(out), "Ctrl-C left the output itself behind")
+    kept = re.search(r"interrupted after (\d+) of 300000 rows; \1 of 300000 rows are kept in (\S+); "
+                     r"run the same command with --resume to finish", err)
+    if kept is None:
+        check("interrupted after" in err and "no output written" in err, f"Ctrl-C message: {err!r}")
+        check(not os.path.exists(out + ".partial") and not os.path.exists(out + ".journal"),
+              "Ctrl-C before any row left a partial file or journal behind")
+        return
+    check(kept.group(2) == out + ".partial", f"Ctrl-C names {kept.group(2)!r}, want {out}.partial")
+    check(os.path.exists(out + ".partial") and os.path.exists(out + ".journal"),
+          "Ctrl-C said rows are kept but the partial file or journal is missing")
+    r = subprocess.run(command[:-4] + ["--resume"], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0, f"--resume after Ctrl-C: exit {r.returncode}: {r.stderr!r}")
+    if r.returncode == 0:
+        expect_close(tmp, "resumed after Ctrl-C", out, issue_reference(x), ulps=0)
+    print(f"Ctrl-C landed after {kept.group(1)} rows; --resume finished them")
 
 
 def test_writeback_during_the_job(tmp, rng):
