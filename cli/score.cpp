@@ -73,11 +73,14 @@ std::int64_t predicted_class(const float* row, std::uint64_t classes) {
 }
 
 // Turns a batch's network outputs into the requested form, in place of the batch's data.
+// Probabilities and classes are over the output's last axis: per row, or per time step of
+// an output (T, classes).
 void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, output_kind kind, layer_kind last,
                  std::vector<std::byte>& buffer) {
+    const std::uint64_t vectors = out.size() / classes;  // rows x positions
     if (kind == output_kind::argmax) {
-        buffer.resize(b.rows * sizeof(std::int64_t));
-        for (std::uint64_t r = 0; r < b.rows; ++r) {
+        buffer.resize(vectors * sizeof(std::int64_t));
+        for (std::uint64_t r = 0; r < vectors; ++r) {
             const std::int64_t best = predicted_class(out.data() + r * classes, classes);
             std::memcpy(buffer.data() + r * sizeof(best), &best, sizeof(best));
         }
@@ -88,7 +91,7 @@ void finish_rows(batch& b, std::span<const float> out, std::uint64_t classes, ou
     std::memcpy(buffer.data(), out.data(), out.size_bytes());
     if (kind == output_kind::probs && last != layer_kind::softmax) {
         auto* v = reinterpret_cast<float*>(buffer.data());
-        for (std::uint64_t r = 0; r < b.rows; ++r) {
+        for (std::uint64_t r = 0; r < vectors; ++r) {
             float* row = v + r * classes;
             if (last == layer_kind::log_softmax) {
                 for (std::uint64_t c = 0; c < classes; ++c) row[c] = std::exp(row[c]);
@@ -179,10 +182,12 @@ int run_score(score_options& o) {
     const unsigned threads = o.pipeline.threads;
     const bool parallel = o.inference == inference_mode::parallel;
     const network net(std::move(bound), parallel ? static_cast<int>(threads) : 1);
-    const std::uint64_t classes = net.output_values();
-
+    // The output keeps the network's sample shape: (rows, classes), (rows, T, classes), ...;
+    // argmax drops the last axis.
+    const std::uint64_t outputs = net.output_values(), classes = net.output_shape().back();
     std::vector<std::uint64_t> out_shape{input.rows()};
-    if (o.output_as != output_kind::argmax) out_shape.push_back(classes);
+    out_shape.insert(out_shape.end(), net.output_shape().begin(), net.output_shape().end());
+    if (o.output_as == output_kind::argmax) out_shape.pop_back();
 
     std::optional<npy_array> labels;
     if (!o.labels.empty()) {
@@ -192,6 +197,11 @@ int run_score(score_options& o) {
             label_type == dtype::bool_) {
             throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", printable_path(o.labels),
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
+        }
+        if (outputs != classes) {
+            throw error(fmt::format("--labels needs one class score vector a row, but the network gives {} a row; "
+                                    "score without --labels",
+                                    format_shape(net.output_shape())));
         }
         check_labels(*labels, o.labels, ranks.share(input.rows()), classes);
     }
@@ -204,7 +214,7 @@ int run_score(score_options& o) {
     memory.add("weights", threads + 1, net.weight_bytes());
     memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()), threads,
                net.activation_bytes());
-    add_batch_memory(memory, o.pipeline, input, plan, classes * sizeof(float));
+    add_batch_memory(memory, o.pipeline, input, plan, outputs * sizeof(float));
     ranks.agree([&] {
         memory.check(o.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads");
     });
@@ -226,12 +236,12 @@ int run_score(score_options& o) {
     const std::vector<stage> stages{
         preprocess_stage(plan),
         {"infer", [&](batch& b) {
-             logits.resize(b.rows * classes);
+             logits.resize(b.rows * outputs);
              const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
-             b.flagged_rows = net.run(src, b.rows, logits);
+             b.flagged_rows = net.run(src, b.rows, logits, b.first_row);
              if (b.flagged_rows > 0) {
                  std::uint64_t r = 0;
-                 while (r + 1 < b.rows && !std::isnan(logits[r * classes])) ++r;
+                 while (r + 1 < b.rows && !std::isnan(logits[r * outputs])) ++r;
                  b.first_flagged_row = b.first_row + r;
              }
              finish_rows(b, logits, classes, o.output_as, net.last_layer(), b.spare_scratch());

@@ -4,10 +4,11 @@
 //   {"layout": "torch", "input": {"shape": [1, 28, 28]}, "preprocess": [...],
 //    "layers": [{"type": "conv2d", "name": "0", "out_channels": 32, "kernel_size": 3}, ...]}
 //
-// docs/model-spec.md describes every field. Parsing checks the spec on its own (types,
-// option values); sizes are checked against the weights when they are bound.
+// The layers form a graph: each takes the previous layer's output, or the layers its
+// "inputs" name ("input" is the model's input). docs/model-spec.md describes every field.
+// Parsing checks the spec on its own (types, option values, the graph's names and order);
+// sizes are checked against the weights when they are bound.
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -21,33 +22,50 @@ namespace npyflow {
 // Which framework's names, weight layouts and data layout the spec follows.
 enum class weight_layout { torch, keras };
 
+// Every kind has a descriptor in nn/layers/ (nn/layer_table.cpp lists them, in this order).
 enum class layer_kind {
-    linear, conv2d, batchnorm, relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax,
-    maxpool2d, avgpool2d, global_avgpool2d, flatten, dropout
+    linear, conv1d, conv2d, batchnorm, layernorm, embedding, lstm, gru,
+    relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax,
+    maxpool1d, maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d,
+    flatten, dropout, add, multiply, concat,
+    count_  // not a kind: the number of kinds
 };
 
 std::string_view name(layer_kind k);
 
+// The name "inputs" uses for the model's input.
+inline constexpr const char* model_input_name = "input";
+
 struct layer_spec {
     layer_kind kind = layer_kind::relu;
-    std::string name;   // the prefix of its arrays: "0" for torch "0.weight", "dense" for keras
+    std::string name;       // the prefix of its arrays ("0" for torch "0.weight"), and what "inputs" names
     std::size_t index = 0;  // position in "layers", for messages
-    // linear and conv2d
-    std::optional<std::uint64_t> out_features;  // out_features / units / out_channels / filters
+    // What it takes: layer names, or model_input_name; empty means the previous layer.
+    std::vector<std::string> inputs;
+    std::vector<int> sources;  // the same resolved: layer indices, -1 for the model's input
+
+    // linear, conv, embedding, lstm, gru: out_features / units / out_channels / filters /
+    // embedding_dim / hidden_size
+    std::optional<std::uint64_t> out_features;
     bool bias = true;
-    // conv2d and pooling
-    std::optional<std::array<std::uint64_t, 2>> kernel_size;
-    std::optional<std::array<std::uint64_t, 2>> stride;  // pooling: defaults to kernel_size
-    std::array<std::uint64_t, 2> dilation{1, 1};
+    // conv and pooling, one value per spatial axis (conv1d: 1, conv2d: 2)
+    std::vector<std::uint64_t> kernel_size, stride, dilation, pad;  // kernel_size and stride: empty = inferred
     std::uint64_t groups = 1;
     enum class padding_mode { explicit_, same, valid } padding = padding_mode::explicit_;
-    std::array<std::uint64_t, 2> pad{0, 0};
-    // avgpool2d: whether padding counts in the average (PyTorch's default) or not (Keras's)
-    std::optional<bool> count_include_pad;
-    // batchnorm
-    std::optional<double> eps;
-    // leaky_relu
-    double negative_slope = 0.01;
+    std::optional<bool> count_include_pad;  // avgpool: padding counts in the average (PyTorch) or not (Keras)
+    std::optional<double> eps;              // batchnorm, layernorm
+    double negative_slope = 0.01;           // leaky_relu
+    std::optional<std::int64_t> dim;        // concat, softmax: a per-sample axis (negative: from the end)
+    // embedding
+    std::optional<std::uint64_t> num_embeddings;
+    // layernorm: the trailing dims it normalizes; empty = the last
+    std::vector<std::uint64_t> normalized_shape;
+    bool elementwise_affine = true;
+    // lstm, gru
+    std::uint64_t num_layers = 1;
+    bool bidirectional = false;
+    bool return_sequences = true;
+    bool reset_after = true;  // gru: PyTorch's and Keras 2's "linear before reset" form
     // per-layer array names: role ("weight", "bias", ...) -> array name in the weights
     std::map<std::string, std::string> params;
 
@@ -56,7 +74,7 @@ struct layer_spec {
 
 struct model_spec {
     weight_layout layout = weight_layout::torch;
-    std::vector<std::uint64_t> input_shape;  // one sample: (C, H, W) for torch, (H, W, C) for keras, or (F)
+    std::vector<std::uint64_t> input_shape;  // one sample, in the layout's order: (C, H, W) torch, (H, W, C) keras
     nlohmann::json preprocess = nlohmann::json::array();
     std::vector<layer_spec> layers;
     std::string strip_prefix;  // removed from array names before matching, e.g. "module."

@@ -1,7 +1,9 @@
 #pragma once
-// A bound model run with oneDNN 2.6. Built once: batchnorm folded into the conv or linear
-// before it, activations fused as post-ops, weights reordered once to the layout oneDNN
-// chooses (format_tag::any). Each thread that runs the network gets its own primitives,
+// A bound model run with oneDNN 2.6: a graph of nodes, each a layer lowered by its kind's
+// descriptor (nn/layers/), with a batchnorm folded into the conv or linear before it and
+// activations fused as post-ops where that layer's output has no other use. Weights are
+// reordered once to the layout oneDNN chooses (format_tag::any) and shared by every thread;
+// each thread that runs the network gets its own primitives, activations and scratchpads,
 // created once and then reused. They always run 64 rows at a time (the last chunk padded):
 // oneDNN picks kernels by batch shape, so a fixed shape makes every row's result the same
 // whatever the batch size, thread count or prefetch depth.
@@ -10,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "nn/param_binding.hpp"
 
@@ -27,13 +30,14 @@ public:
 
     std::uint64_t input_values() const;   // floats per sample in (the spec's input shape)
     std::uint64_t output_values() const;  // floats per sample out
+    const std::vector<std::uint64_t>& output_shape() const;  // one sample out: (classes), (T, H), ...
     layer_kind last_layer() const;        // e.g. softmax, so --output probs does not apply it twice
     std::string describe() const;         // "conv2d+batchnorm+relu | maxpool2d | ... | linear"
     double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
 
-    // Memory, for the guard that refuses a job before it starts: the weights (each thread
-    // that runs the network reorders its own copy), and each thread's activations for one
-    // micro-batch, every layer's output being kept by its primitive.
+    // Memory, for the guard that refuses a job before it starts: the weights (held twice at
+    // most: as bound, and reordered once for every thread), and each thread's activations for
+    // one micro-batch, every layer's output being kept by its primitive.
     std::uint64_t weight_bytes() const;
     std::uint64_t activation_bytes() const;
     // The layer with the largest output: "layer 0 (conv2d+batchnorm+relu), (16, 4030, 4030) a row".
@@ -45,7 +49,9 @@ public:
     // A row whose input holds NaN or +-Inf gets NaN for every output: oneDNN's fused
     // activations and max pooling do not keep NaN as PyTorch does, and would turn such a row
     // into finite, wrong scores (docs/model-spec.md). Returns how many rows those were.
-    std::size_t run(std::span<const float> src, std::size_t rows, std::span<float> dst) const;
+    // first_row: the job's index of src's first row, for messages (an embedding's bad id).
+    std::size_t run(std::span<const float> src, std::size_t rows, std::span<float> dst,
+                    std::uint64_t first_row = 0) const;
 
     struct impl;
 

@@ -1,10 +1,10 @@
 #pragma once
-// Binds a model spec's layers to arrays from a weight source: finds each array by name (or
-// by position), checks dtype, shape, finite values and variances against what the layer needs
-// given its input, infers the sizes the spec leaves out, and says what to do when something
-// does not fit ("looks like Keras (in,out); set \"layout\": \"keras\"").
+// Binds a model spec's layers to arrays from a weight source: resolves the graph ("inputs"),
+// finds each array by name (or by position), checks dtype, shape, finite values and
+// variances against what the layer needs given its inputs, rearranges arrays the way oneDNN
+// takes them (gate orders, transposes), infers the sizes the spec leaves out, and says what
+// to do when something does not fit ("looks like Keras (in,out); set \"layout\": \"keras\"").
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -17,36 +17,37 @@
 
 namespace npyflow {
 
-// One sample's activation, in PyTorch's logical order: (C, H, W), or F features (c = F, h = w = 1).
-struct activation_shape {
-    bool spatial = false;
-    std::uint64_t c = 0, h = 1, w = 1;
-    std::uint64_t features() const { return c * h * w; }
-    std::string to_string() const;
-};
+// One sample's shape, in the spec's layout order: (C, H, W) torch, (H, W, C) keras, (T, F), (F).
+using tensor_shape = std::vector<std::uint64_t>;
 
 struct bound_tensor {
-    std::vector<std::uint64_t> shape;  // as stored, in the spec's framework layout
+    std::vector<std::uint64_t> shape;  // as the layer's lowering takes it
     std::span<const float> values;     // float32, copied from the file at binding
     std::shared_ptr<const void> owner;
     std::string source;                // the array's name, for messages
 };
 
+// Float32 values of a new array of its own.
+bound_tensor make_tensor(std::vector<std::uint64_t> shape, std::vector<float> values, std::string source);
+
 struct bound_layer {
-    const layer_spec* spec = nullptr;
-    activation_shape in, out;
-    // conv2d and pooling, resolved: kernel, stride, padding before and after, per (h, w)
-    std::array<std::uint64_t, 2> kernel{1, 1}, stride{1, 1}, pad_begin{0, 0}, pad_end{0, 0};
+    layer_spec spec;                 // a copy: the bound model owns everything it refers to
+    weight_layout layout = weight_layout::torch;
+    std::vector<int> inputs;         // layer indices; -1 is the model's input
+    std::vector<tensor_shape> in;    // their shapes
+    tensor_shape out;
+    // conv and pooling, resolved per spatial axis: kernel, stride, dilation, padding before and after
+    std::vector<std::uint64_t> kernel, stride, dilation, pad_begin, pad_end;
     double eps = 0;
-    // Canonical roles: "weight", "bias" (conv, linear, batchnorm's gamma and beta),
-    // "mean", "var" (batchnorm's running statistics).
+    std::int64_t axis = 0;           // concat, softmax: the per-sample axis, resolved
+    // Arrays by role, as the lowering takes them (roles are documented by each descriptor).
     std::map<std::string, bound_tensor> params;
 };
 
 struct bound_model {
     weight_layout layout = weight_layout::torch;
-    activation_shape input;
-    std::vector<bound_layer> layers;
+    tensor_shape input;
+    std::vector<bound_layer> layers;  // the last one's output is the model's
     std::vector<std::string> warnings;  // unused arrays, without --strict
 };
 

@@ -1,0 +1,157 @@
+#include "nn/layer_lowering.hpp"
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+
+namespace npyflow {
+
+dnnl::memory::dims to_dims(const std::vector<std::uint64_t>& v) {
+    dnnl::memory::dims d;
+    for (auto x : v) d.push_back(static_cast<dnnl::memory::dim>(x));
+    return d;
+}
+
+dnnl::memory shared_weights::get(const std::string& key, const dnnl::memory& user, const dnnl::memory::desc& want,
+                                 const dnnl::engine& engine, dnnl::stream& stream) {
+    if (user.get_desc() == want) return user;
+    const std::lock_guard lock(mutex_);
+    if (const auto it = reordered_.find(key); it != reordered_.end() && it->second.get_desc() == want) return it->second;
+    dnnl::memory out(want, engine), from = user;
+    dnnl::reorder(from, out).execute(stream, from, out);
+    stream.wait();
+    // Every thread's primitive asks for the same format for the same shapes; kept for them.
+    reordered_.try_emplace(key, out);
+    return out;
+}
+
+std::uint64_t shared_weights::bytes() const {
+    const std::lock_guard lock(mutex_);
+    std::uint64_t total = 0;
+    for (const auto& [key, m] : reordered_) total += m.get_desc().get_size();
+    return total;
+}
+
+lowering_context::lowering_context(const dnnl::engine& engine, dnnl::stream& stream, shared_weights& weights,
+                                   std::size_t rows, weight_layout layout)
+    : engine_(engine), stream_(stream), weights_(weights), rows_(rows), layout_(layout) {}
+
+dnnl::memory::desc lowering_context::plain_desc(const tensor_shape& shape) const {
+    std::vector<std::uint64_t> dims{rows_};
+    dims.insert(dims.end(), shape.begin(), shape.end());
+    dnnl::memory::dims strides(dims.size(), 1);
+    for (std::size_t i = dims.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * static_cast<dnnl::memory::dim>(dims[i]);
+    return {to_dims(dims), dnnl::memory::data_type::f32, strides};
+}
+
+dnnl::memory::desc lowering_context::channels_desc(const tensor_shape& shape) const {
+    if (torch() || shape.size() == 1) return plain_desc(shape);
+    // (rows, spatial..., C) in memory, described with oneDNN's dims (rows, C, spatial...).
+    const std::size_t rank = shape.size();
+    const auto c = static_cast<dnnl::memory::dim>(shape.back());
+    dnnl::memory::dims dims{static_cast<dnnl::memory::dim>(rows_), c}, strides(rank + 1);
+    for (std::size_t i = 0; i + 1 < rank; ++i) dims.push_back(static_cast<dnnl::memory::dim>(shape[i]));
+    strides[1] = 1;
+    dnnl::memory::dim step = c;
+    for (std::size_t i = rank; i >= 2; --i) {  // spatial axes, last first
+        strides[i] = step;
+        step *= dims[i];
+    }
+    strides[0] = step;
+    return {dims, dnnl::memory::data_type::f32, strides};
+}
+
+bool lowering_context::aliases_input(const dnnl::memory& m) const {
+    for (const auto& v : input_views_) {
+        if (v.get() == m.get()) return true;
+    }
+    return false;
+}
+
+dnnl::memory lowering_context::view(const dnnl::memory& m, const dnnl::memory::desc& desc) {
+    if (m.get_desc() == desc) return m;
+    if (desc.get_size() != m.get_desc().get_size()) {
+        throw error(fmt::format("internal: a view of {} bytes on {}", desc.get_size(), m.get_desc().get_size()));
+    }
+    dnnl::memory v(desc, engine_, m.get_data_handle());
+    if (aliases_input(m)) input_views_.push_back(v);
+    return v;
+}
+
+void lowering_context::set_input(dnnl::memory m, bool channels) {
+    input_ = {m, channels};
+    input_views_ = {m};
+}
+
+const value& lowering_context::result(int node_index) const {
+    return node_index < 0 ? input_ : values_.at(static_cast<std::size_t>(node_index));
+}
+
+const value& lowering_context::input(const node& n, std::size_t i) const { return result(n.inputs.at(i)); }
+
+dnnl::memory lowering_context::plain_value(int node_index, const tensor_shape& shape) {
+    const value v = result(node_index);  // a copy: reorders below may grow values_
+    if (!v.channels) return reorder_to(v.memory, plain_desc(shape));
+    return view(reorder_to(v.memory, channels_desc(shape)), plain_desc(shape));
+}
+
+dnnl::memory lowering_context::plain(const node& n, std::size_t i) { return plain_value(n.inputs.at(i), n.layer->in.at(i)); }
+
+dnnl::memory lowering_context::channels(const node& n, std::size_t i) {
+    const value v = input(n, i);
+    if (v.channels) return v.memory;
+    const tensor_shape& shape = n.layer->in.at(i);
+    return view(reorder_to(v.memory, plain_desc(shape)), channels_desc(shape));
+}
+
+dnnl::memory lowering_context::reorder(const dnnl::memory& m, const dnnl::memory::desc& to) {
+    dnnl::memory out(to, engine_);
+    const dnnl::reorder::primitive_desc pd(engine_, m.get_desc(), engine_, to, plain_attr());
+    add(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, out}});
+    return out;
+}
+
+// Every primitive gets its scratchpad from the plan (scratchpad_mode::user) rather than
+// oneDNN's thread-global one, which other networks on the same thread free and resize.
+// dnnl::primitive_attr is a shared handle, so each primitive gets an attribute of its own.
+dnnl::primitive_attr lowering_context::plain_attr() const {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+dnnl::primitive_attr lowering_context::attr(const node& n) const {
+    dnnl::post_ops ops;
+    for (const auto& op : n.post_ops) ops.append_eltwise(1.0f, op.algorithm, op.alpha, 0.0f);
+    dnnl::primitive_attr a = plain_attr();
+    a.set_post_ops(ops);
+    return a;
+}
+
+void lowering_context::add(dnnl::primitive p, const dnnl::memory::desc& scratchpad,
+                           std::unordered_map<int, dnnl::memory> args) {
+    if (scratchpad.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, engine_);
+    steps_.push_back({std::move(p), std::move(args), {}});
+}
+
+void lowering_context::add_host(std::function<void(std::uint64_t)> step) { steps_.push_back({{}, {}, std::move(step)}); }
+
+dnnl::memory lowering_context::constant(const bound_tensor& t, const dnnl::memory::desc& desc) const {
+    if (desc.get_size() != t.values.size_bytes()) {
+        throw error(fmt::format("internal: array '{}' of {} bytes bound as {}", t.source, t.values.size_bytes(),
+                                desc.get_size()));
+    }
+    return dnnl::memory(desc, engine_, const_cast<float*>(t.values.data()));
+}
+
+dnnl::memory lowering_context::weights(const node& n, const std::string& role, const dnnl::memory::desc& user,
+                                       const dnnl::memory::desc& want) {
+    return weights_.get(fmt::format("{}/{}", n.index, role), constant(n.params.at(role), user), want, engine_, stream_);
+}
+
+void lowering_context::output(const node& n, dnnl::memory m, bool channels) {
+    if (values_.size() <= n.index) values_.resize(n.index + 1);
+    values_[n.index] = {std::move(m), channels};
+}
+
+}  // namespace npyflow

@@ -1,0 +1,129 @@
+#pragma once
+// How a descriptor's lower step builds its part of a plan: one thread's oneDNN primitives for
+// a micro-batch of `rows` samples (nn/network.cpp runs them).
+//
+// A layer's output is a memory in one of two views. The plain view has dims (rows, the
+// sample's dims in the layout's order), dense C order: what flatten, linear, softmax,
+// concat and the caller's buffers see. The channels view has oneDNN's dims (rows, C,
+// spatial...) in any memory format: what conv, pooling and batchnorm take, and keep between
+// them (blocked formats, without reorders). plain() and channels() convert, reordering only
+// when the bytes must move.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <dnnl.hpp>
+
+#include "nn/layer_descriptor.hpp"
+
+namespace npyflow {
+
+// One node of the executed graph: a layer, possibly with a batchnorm folded in and
+// activations fused after it.
+struct node {
+    std::size_t index = 0;                 // in the network's nodes
+    const bound_layer* layer = nullptr;    // the first layer: its spec, shapes and options
+    std::vector<int> inputs;               // node indices; -1 is the model's input
+    tensor_shape out;                      // the output's sample shape
+    std::map<std::string, bound_tensor> params;  // the layer's arrays, folded
+    std::vector<eltwise_op> post_ops;      // fused activations
+    std::string text;                      // "conv2d+batchnorm+relu"
+};
+
+struct value {
+    dnnl::memory memory;
+    bool channels = false;  // which view its dims are in (above)
+};
+
+// One step of a plan: a primitive, or work oneDNN has no primitive for (an embedding's
+// lookup), given the index of the micro-batch's first row in the job for its messages.
+struct plan_step {
+    dnnl::primitive primitive;
+    std::unordered_map<int, dnnl::memory> args;
+    std::function<void(std::uint64_t first_row)> host;
+};
+
+// Weights reordered once to the layout a primitive chose, shared by every thread's plan.
+class shared_weights {
+public:
+    dnnl::memory get(const std::string& key, const dnnl::memory& user, const dnnl::memory::desc& want,
+                     const dnnl::engine& engine, dnnl::stream& stream);
+    std::uint64_t bytes() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, dnnl::memory> reordered_;
+};
+
+class lowering_context {
+public:
+    lowering_context(const dnnl::engine& engine, dnnl::stream& stream, shared_weights& weights, std::size_t rows,
+                     weight_layout layout);
+
+    const dnnl::engine& engine() const { return engine_; }
+    std::size_t rows() const { return rows_; }
+    weight_layout layout() const { return layout_; }
+    bool torch() const { return layout_ == weight_layout::torch; }
+
+    // The descs of a sample shape's two views.
+    dnnl::memory::desc plain_desc(const tensor_shape& shape) const;
+    dnnl::memory::desc channels_desc(const tensor_shape& shape) const;
+    // The same bytes seen with other dims (a flatten, a reshape), which must cover them exactly.
+    dnnl::memory view(const dnnl::memory& m, const dnnl::memory::desc& desc);
+
+    // A node's output (-1: the model's input) of the given sample shape, in the plain view.
+    dnnl::memory plain_value(int node_index, const tensor_shape& shape);
+    // The node's i-th input: as it is, in the plain view, in the channels view.
+    const value& input(const node& n, std::size_t i) const;
+    dnnl::memory plain(const node& n, std::size_t i);
+    dnnl::memory channels(const node& n, std::size_t i);
+    // A copy of m in another format (dims the same).
+    dnnl::memory reorder(const dnnl::memory& m, const dnnl::memory::desc& to);
+    dnnl::memory reorder_to(const dnnl::memory& m, const dnnl::memory::desc& to) {
+        return m.get_desc() == to ? m : reorder(m, to);
+    }
+
+    // A primitive attribute with a user scratchpad; with the node's post-ops.
+    dnnl::primitive_attr plain_attr() const;
+    dnnl::primitive_attr attr(const node& n) const;
+    void add(dnnl::primitive p, const dnnl::memory::desc& scratchpad, std::unordered_map<int, dnnl::memory> args);
+    void add_host(std::function<void(std::uint64_t)> step);
+    // A bound array wrapped as memory with the given desc (its values are not copied).
+    dnnl::memory constant(const bound_tensor& t, const dnnl::memory::desc& desc) const;
+    // A weight in its user desc, reordered to `want` once for every thread.
+    dnnl::memory weights(const node& n, const std::string& role, const dnnl::memory::desc& user,
+                         const dnnl::memory::desc& want);
+
+    // The node's result.
+    void output(const node& n, dnnl::memory m, bool channels);
+
+    // Used by the network to run the plan.
+    void set_input(dnnl::memory m, bool channels);
+    const value& result(int node_index) const;
+    std::vector<plan_step> take_steps() { return std::move(steps_); }
+    std::vector<dnnl::memory> input_views() const { return input_views_; }
+
+private:
+    bool aliases_input(const dnnl::memory& m) const;
+
+    const dnnl::engine& engine_;
+    dnnl::stream& stream_;
+    shared_weights& weights_;
+    std::size_t rows_;
+    weight_layout layout_;
+    value input_;
+    std::vector<value> values_;  // by node index
+    std::vector<plan_step> steps_;
+    // Memories on the caller's input buffer, whose handle is set for each run.
+    std::vector<dnnl::memory> input_views_;
+};
+
+dnnl::memory::dims to_dims(const std::vector<std::uint64_t>& v);
+
+}  // namespace npyflow

@@ -1,0 +1,78 @@
+#include <array>
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "nn/layer_descriptor.hpp"
+
+namespace npyflow {
+
+// Defined in nn/layers/.
+extern const layer_descriptor linear_layer, conv1d_layer, conv2d_layer, batchnorm_layer, layernorm_layer,
+    embedding_layer, lstm_layer, gru_layer, relu_layer, leaky_relu_layer, sigmoid_layer, tanh_layer, gelu_layer,
+    softmax_layer, log_softmax_layer, maxpool1d_layer, maxpool2d_layer, avgpool1d_layer, avgpool2d_layer,
+    global_avgpool1d_layer, global_avgpool2d_layer, flatten_layer, dropout_layer, add_layer, multiply_layer,
+    concat_layer;
+
+namespace {
+
+// In layer_kind order; the size is checked against the enum here, the order by descriptor().
+constexpr std::array<const layer_descriptor*, static_cast<std::size_t>(layer_kind::count_)> table{
+    &linear_layer,       &conv1d_layer,      &conv2d_layer,          &batchnorm_layer,       &layernorm_layer,
+    &embedding_layer,    &lstm_layer,        &gru_layer,             &relu_layer,            &leaky_relu_layer,
+    &sigmoid_layer,      &tanh_layer,        &gelu_layer,            &softmax_layer,         &log_softmax_layer,
+    &maxpool1d_layer,    &maxpool2d_layer,   &avgpool1d_layer,       &avgpool2d_layer,       &global_avgpool1d_layer,
+    &global_avgpool2d_layer, &flatten_layer, &dropout_layer,         &add_layer,             &multiply_layer,
+    &concat_layer,
+};
+
+}  // namespace
+
+std::span<const layer_descriptor* const> layer_table() { return table; }
+
+const layer_descriptor& descriptor(layer_kind kind) {
+    const auto* d = table.at(static_cast<std::size_t>(kind));
+    if (d->kind != kind) throw error(fmt::format("internal: the layer table lists {} where kind {} belongs", d->name,
+                                                 static_cast<int>(kind)));
+    return *d;
+}
+
+std::uint64_t element_count(const std::vector<std::uint64_t>& shape) {
+    std::uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+std::uint64_t channels_of(const std::vector<std::uint64_t>& shape, weight_layout layout) {
+    return layout == weight_layout::torch ? shape.front() : shape.back();
+}
+
+std::vector<std::uint64_t> spatial_of(const std::vector<std::uint64_t>& shape, weight_layout layout) {
+    return layout == weight_layout::torch ? std::vector<std::uint64_t>(shape.begin() + 1, shape.end())
+                                          : std::vector<std::uint64_t>(shape.begin(), shape.end() - 1);
+}
+
+std::vector<std::uint64_t> with_channels(std::uint64_t channels, const std::vector<std::uint64_t>& spatial,
+                                         weight_layout layout) {
+    std::vector<std::uint64_t> shape = spatial;
+    if (layout == weight_layout::torch) {
+        shape.insert(shape.begin(), channels);
+    } else {
+        shape.push_back(channels);
+    }
+    return shape;
+}
+
+double zero_flops(const bound_layer&) { return 0; }
+
+bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shape) {
+    std::uint64_t values = 1;
+    for (auto d : shape) {
+        if (__builtin_mul_overflow(values, d, &values) || values > (std::uint64_t{1} << 40)) {
+            return ctx.problem(fmt::format("its output, {} a row, is too large to hold in memory", format_shape(shape)));
+        }
+    }
+    return true;
+}
+
+}  // namespace npyflow
