@@ -208,10 +208,10 @@ int run_score(score_options& o) {
 
     throw_if_changed_while_read(fingerprint);
 
-    // What the job holds at its peak: each thread's weights and activations, the batches in
+    // What the job holds at its peak: the weights, each thread's activations, the batches in
     // flight with their buffers (the input as read, the preprocess scratch, the outputs).
     memory_estimate memory;
-    memory.add("weights", threads + 1, net.weight_bytes());
+    memory.add("weights", 2, net.weight_bytes());  // as bound, and reordered once for every thread
     memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()), threads,
                net.activation_bytes());
     add_batch_memory(memory, o.pipeline, input, plan, outputs * sizeof(float));

@@ -166,17 +166,42 @@ def test_output_kinds_and_labels(tmp):
 
 
 def test_determinism(tmp):
-    x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 30)  # 1110 rows
-    src = os.path.join(tmp, "many.npy")
-    np.save(src, x)
-    digests = set()
-    for threads, batch, prefetch in [(1, 1110, 1), (2, 1, 2), (2, 37, 4), (4, 100, 3), (2, 1000, 8)]:
-        out = os.path.join(tmp, f"det_{threads}_{batch}_{prefetch}.npy")
-        r = score(src, fx("cnn_a.spec.json"), fx("cnn_a.npz"), out, "--threads", str(threads), "--batch", str(batch),
-                  "--prefetch", str(prefetch))
-        check(r.returncode == 0, f"determinism run: {r.stderr}")
-        digests.add(open(out, "rb").read())
-    check(len(digests) == 1, f"outputs differ across threads/batch/prefetch ({len(digests)} distinct)")
+    """Bit-identical outputs whatever the threads, batch and prefetch: a chain CNN, a residual
+    network, a stacked LSTM behind an embedding and a bidirectional GRU."""
+    graph = os.path.join(FIX, "graph")
+    for name, folder in [("cnn_a", FIX), ("resblock", graph), ("lstm_classifier", graph), ("gru_classifier", graph)]:
+        x = np.concatenate([np.load(os.path.join(folder, f"{name}.input.npy"))] * 66)  # 1110 or more rows
+        src = os.path.join(tmp, "many.npy")
+        np.save(src, x)
+        digests = set()
+        for threads, batch, prefetch in [(1, 1110, 1), (2, 1, 2), (2, 37, 4), (4, 100, 3), (2, 1000, 8)]:
+            out = os.path.join(tmp, f"det_{threads}_{batch}_{prefetch}.npy")
+            r = score(src, os.path.join(folder, f"{name}.spec.json"), os.path.join(folder, f"{name}.npz"), out,
+                      "--threads", str(threads), "--batch", str(batch), "--prefetch", str(prefetch))
+            check(r.returncode == 0, f"{name} determinism run: {r.stderr}")
+            digests.add(open(out, "rb").read())
+        check(len(digests) == 1, f"{name}: outputs differ across threads/batch/prefetch ({len(digests)} distinct)")
+
+
+def test_sequence_outputs(tmp):
+    """A network whose output has a time axis, (T, classes): the output keeps it, probs and
+    argmax are per time step, and --labels (one class a row) is refused."""
+    graph = os.path.join(FIX, "graph")
+    want = np.load(os.path.join(graph, "bilstm_seq.expected.npy"))  # (17, 10, 3)
+    args = [os.path.join(graph, "bilstm_seq.input.npy"), os.path.join(graph, "bilstm_seq.spec.json"),
+            os.path.join(graph, "bilstm_seq.npz")]
+    out = os.path.join(tmp, "seq.npy")
+    r = score(*args, out, "--output", "argmax")
+    check(r.returncode == 0 and np.array_equal(np.load(out), want.argmax(-1)), f"argmax per time step: {r.stderr}")
+    r = score(*args, out, "--output", "probs")
+    e = np.exp(want - want.max(-1, keepdims=True))
+    check(r.returncode == 0 and np.abs(np.load(out) - e / e.sum(-1, keepdims=True)).max() < 1e-5,
+          f"probs per time step: {r.stderr}")
+    labels = os.path.join(tmp, "seq_labels.npy")
+    np.save(labels, np.zeros(17, dtype=np.int64))
+    r = score(*args, out, "--labels", labels)
+    check(r.returncode == 1 and "--labels needs one class score vector a row, but the network gives (10, 3) a row"
+          in r.stderr, f"--labels with (T, classes) outputs: {r.returncode} {r.stderr!r}")
 
 
 def test_validation_errors(tmp):
@@ -263,7 +288,7 @@ def test_validation_errors(tmp):
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget, test_bench,
-                     test_output_kinds_and_labels, test_determinism, test_validation_errors):
+                     test_output_kinds_and_labels, test_determinism, test_sequence_outputs, test_validation_errors):
             test(tmp)
             print(f"{test.__name__}: done")
     print(f"largest difference from PyTorch: {worst:.3g}")
