@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/inference_choice.hpp"
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
@@ -38,7 +39,7 @@ namespace {
 enum class output_kind { logits, probs, argmax };
 
 // How oneDNN's threads share the cores with the pipeline's (docs/architecture.md).
-enum class inference_mode { streams, parallel };
+enum class inference_mode { streams, parallel, auto_ };
 
 struct score_options {
     std::vector<std::filesystem::path> inputs;
@@ -46,10 +47,10 @@ struct score_options {
     output_kind output_as = output_kind::logits;
     bool strict = false;
     bool quiet = false;
-    inference_mode inference = inference_mode::streams;
+    inference_mode inference = inference_mode::auto_;
     // --output and --inference as typed: checked against their names, mapped once parsed
     // (CLI11 would otherwise show and accept the enums' numbers).
-    std::string output_name = "logits", inference_name = "streams";
+    std::string output_name = "logits", inference_name = "auto";
     pipeline_options pipeline;
     std::uint64_t max_memory = 0;  // 0: what is available
     job_observers observers;
@@ -180,13 +181,18 @@ int run_score(score_options& o) {
     bound_model bound = [&] { return bind_parameters(spec, weight_source(o.weights), o.strict); }();
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
     const unsigned threads = o.pipeline.threads;
-    const bool parallel = o.inference == inference_mode::parallel;
-    const network net(std::move(bound), parallel ? static_cast<int>(threads) : 1);
+    // With --inference auto, both ways are built (no primitives yet) and timed once the
+    // memory guard has passed; the one not chosen is dropped.
+    bool parallel = o.inference == inference_mode::parallel;
+    std::unique_ptr<network> other;
+    if (o.inference == inference_mode::auto_) other = std::make_unique<network>(bound, static_cast<int>(threads));
+    auto chosen = std::make_unique<network>(std::move(bound), parallel ? static_cast<int>(threads) : 1);
+    const network* net = chosen.get();  // the one kept, once auto has chosen
     // The output keeps the network's sample shape: (rows, classes), (rows, T, classes), ...;
     // argmax drops the last axis.
-    const std::uint64_t outputs = net.output_values(), classes = net.output_shape().back();
+    const std::uint64_t outputs = net->output_values(), classes = net->output_shape().back();
     std::vector<std::uint64_t> out_shape{input.rows()};
-    out_shape.insert(out_shape.end(), net.output_shape().begin(), net.output_shape().end());
+    out_shape.insert(out_shape.end(), net->output_shape().begin(), net->output_shape().end());
     if (o.output_as == output_kind::argmax) out_shape.pop_back();
 
     std::optional<npy_array> labels;
@@ -201,7 +207,7 @@ int run_score(score_options& o) {
         if (outputs != classes) {
             throw error(fmt::format("--labels needs one class score vector a row, but the network gives {} a row; "
                                     "score without --labels",
-                                    format_shape(net.output_shape())));
+                                    format_shape(net->output_shape())));
         }
         check_labels(*labels, o.labels, ranks.share(input.rows()), classes);
     }
@@ -211,13 +217,31 @@ int run_score(score_options& o) {
     // What the job holds at its peak: the weights, each thread's activations, the batches in
     // flight with their buffers (the input as read, the preprocess scratch, the outputs).
     memory_estimate memory;
-    memory.add("weights", 2, net.weight_bytes());  // as bound, and reordered once for every thread
-    memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()), threads,
-               net.activation_bytes());
+    // As bound, and reordered once for every thread (for each way while auto times them).
+    memory.add("weights", other ? 3 : 2, net->weight_bytes());
+    memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net->largest_activation()), threads,
+               net->activation_bytes());
     add_batch_memory(memory, o.pipeline, input, plan, outputs * sizeof(float));
     ranks.agree([&] {
         memory.check(o.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads");
     });
+
+    std::string inference_text = parallel ? "parallel" : "streams";
+    if (other) {
+        const auto share = ranks.share(input.rows());
+        const std::uint64_t count = std::min(share.end - share.begin, inference_timing_rows(threads));
+        std::vector<std::byte> raw;
+        preprocess_plan::scratch scratch;
+        const auto rows = count ? plan.run(input.read_rows(share.begin, count, raw), count, scratch)
+                                : std::span<const std::byte>{};
+        const auto choice = choose_inference(
+            *net, *other, {reinterpret_cast<const float*>(rows.data()), count * net->input_values()}, count, threads);
+        if (choice.parallel) std::swap(chosen, other);
+        other.reset();
+        net = chosen.get();
+        parallel = choice.parallel;
+        inference_text = fmt::format("{} ({})", parallel ? "parallel" : "streams", choice.reason);
+    }
 
     resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
                             fingerprint, o.output_to, ranks);
@@ -237,14 +261,14 @@ int run_score(score_options& o) {
         preprocess_stage(plan),
         {"infer", [&](batch& b) {
              logits.resize(b.rows * outputs);
-             const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values());
-             b.flagged_rows = net.run(src, b.rows, logits, b.first_row);
+             const std::span<const float> src(reinterpret_cast<const float*>(b.data.data()), b.rows * net->input_values());
+             b.flagged_rows = net->run(src, b.rows, logits, b.first_row);
              if (b.flagged_rows > 0) {
                  std::uint64_t r = 0;
                  while (r + 1 < b.rows && !std::isnan(logits[r * outputs])) ++r;
                  b.first_flagged_row = b.first_row + r;
              }
-             finish_rows(b, logits, classes, o.output_as, net.last_layer(), b.spare_scratch());
+             finish_rows(b, logits, classes, o.output_as, net->last_layer(), b.spare_scratch());
          },
          parallel}};
     std::vector<std::byte> label_rows;
@@ -304,11 +328,11 @@ int run_score(score_options& o) {
         const double s = std::max(report.seconds, 1e-9);
         fmt::print(stderr,
                    "npyflow: {}scored {} rows in {:.3f} s: {:.0f} rows/s, {:.2f} GFLOP/s; wrote {} ({}); peak RSS "
-                   "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}]\n",
+                   "{:.0f} MB [{} | {}; {}, batch {}, prefetch {}; inference {}]\n",
                    resumed_text(report, input.rows()), report.rows, report.seconds, static_cast<double>(report.rows) / s,
-                   net.flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, printable_path(output.file()),
+                   net->flops_per_sample() * static_cast<double>(report.rows) / s / 1e9, printable_path(output.file()),
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
-                   net.describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch);
+                   net->describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch, inference_text);
     }
     return 0;
 }
@@ -337,9 +361,10 @@ void add_score_command(CLI::App& app, command_runner& run) {
     cmd->add_flag("--strict", o->strict, "Arrays in the weights that no layer uses are an error, not a warning");
     add_pipeline_options(cmd, o->pipeline, o->max_memory);
     cmd->add_option("--inference", o->inference_name,
-                    "streams: each thread runs its own single-threaded oneDNN stream (fastest here); "
-                    "parallel: one batch at a time, oneDNN's OpenMP on every thread")
-        ->check(CLI::IsMember({"streams", "parallel"}))
+                    "How oneDNN's threads share the cores. streams: each thread runs its own single-threaded "
+                    "oneDNN stream; parallel: one batch at a time, oneDNN's OpenMP on every thread; auto: times "
+                    "the job's first rows both ways and keeps the faster (the summary says which)")
+        ->check(CLI::IsMember({"auto", "streams", "parallel"}))
         ->capture_default_str();
     add_observer_options(cmd, o->observers);
     add_output_options(cmd, o->output_to);
@@ -348,7 +373,9 @@ void add_score_command(CLI::App& app, command_runner& run) {
         o->output_as = o->output_name == "argmax" ? output_kind::argmax
                        : o->output_name == "probs" ? output_kind::probs
                                                    : output_kind::logits;
-        o->inference = o->inference_name == "parallel" ? inference_mode::parallel : inference_mode::streams;
+        o->inference = o->inference_name == "parallel" ? inference_mode::parallel
+                       : o->inference_name == "streams" ? inference_mode::streams
+                                                        : inference_mode::auto_;
         o->pipeline.progress = ::isatty(STDERR_FILENO) != 0 && !o->quiet;
         run = [o] { return run_score(*o); };
     });

@@ -8,6 +8,7 @@ usage: test_score_cli.py NPYFLOW_BINARY
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,35 @@ def test_determinism(tmp):
         check(len(digests) == 1, f"{name}: outputs differ across threads/batch/prefetch ({len(digests)} distinct)")
 
 
+def test_inference_auto(tmp):
+    """--inference auto (the default) times the job's first rows both ways, keeps the faster,
+    says which in the summary, and writes the bytes --inference streams writes."""
+    x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 60)  # 2220 rows: enough to time on 2 threads
+    src = os.path.join(tmp, "auto.npy")
+    np.save(src, x)
+    outs = {}
+    for mode in ("auto", "streams", "parallel"):
+        outs[mode] = os.path.join(tmp, f"auto_{mode}.npy")
+        r = subprocess.run([NPYFLOW, "score", src, "-o", outs[mode], "--model", fx("cnn_a.spec.json"), "--weights",
+                            fx("cnn_a.npz"), "--threads", "2", "--inference", mode], capture_output=True, text=True)
+        check(r.returncode == 0, f"--inference {mode}: {r.stderr}")
+        if mode == "auto" and len(os.sched_getaffinity(0)) < 2:  # --threads 2 is lowered to 1
+            check("inference streams (auto: one thread, the two are the same)]" in r.stderr, f"auto: {r.stderr!r}")
+        elif mode == "auto":
+            check(re.search(r"inference (streams|parallel) \(auto: [0-9.]+[kM]? rows/s against [0-9.]+[kM]? in "
+                            r"(parallel|streams)\)\]", r.stderr) is not None, f"auto's summary: {r.stderr!r}")
+        else:
+            check(f"; inference {mode}]" in r.stderr, f"--inference {mode}'s summary: {r.stderr!r}")
+    for mode in ("auto", "parallel"):
+        check(open(outs[mode], "rb").read() == open(outs["streams"], "rb").read(), f"--inference {mode}: other bytes")
+    r = subprocess.run([NPYFLOW, "score", fx("cnn_a.input.npy"), "-o", os.path.join(tmp, "few.npy"), "--model",
+                        fx("cnn_a.spec.json"), "--weights", fx("cnn_a.npz"), "--threads", "2"], capture_output=True,
+                       text=True)
+    check(r.returncode == 0 and ("inference streams (auto: too few rows to time)]" in r.stderr
+                                 or len(os.sched_getaffinity(0)) < 2),
+          f"auto on 37 rows: {r.stderr!r}")
+
+
 def test_sequence_outputs(tmp):
     """A network whose output has a time axis, (T, classes): the output keeps it, probs and
     argmax are per time step, and --labels (one class a row) is refused."""
@@ -288,7 +318,7 @@ def test_validation_errors(tmp):
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget, test_bench,
-                     test_output_kinds_and_labels, test_determinism, test_sequence_outputs, test_validation_errors):
+                     test_output_kinds_and_labels, test_determinism, test_inference_auto, test_sequence_outputs, test_validation_errors):
             test(tmp)
             print(f"{test.__name__}: done")
     print(f"largest difference from PyTorch: {worst:.3g}")
