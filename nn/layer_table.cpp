@@ -12,7 +12,7 @@ extern const layer_descriptor linear_layer, conv1d_layer, conv2d_layer, batchnor
     embedding_layer, lstm_layer, gru_layer, relu_layer, leaky_relu_layer, sigmoid_layer, tanh_layer, gelu_layer,
     softmax_layer, log_softmax_layer, maxpool1d_layer, maxpool2d_layer, avgpool1d_layer, avgpool2d_layer,
     global_avgpool1d_layer, global_avgpool2d_layer, flatten_layer, dropout_layer, add_layer, multiply_layer,
-    concat_layer;
+    concat_layer, transformer_encoder_layer;
 
 namespace {
 
@@ -23,7 +23,7 @@ constexpr std::array<const layer_descriptor*, static_cast<std::size_t>(layer_kin
     &sigmoid_layer,      &tanh_layer,        &gelu_layer,            &softmax_layer,         &log_softmax_layer,
     &maxpool1d_layer,    &maxpool2d_layer,   &avgpool1d_layer,       &avgpool2d_layer,       &global_avgpool1d_layer,
     &global_avgpool2d_layer, &flatten_layer, &dropout_layer,         &add_layer,             &multiply_layer,
-    &concat_layer,
+    &concat_layer,       &transformer_encoder_layer,
 };
 
 }  // namespace

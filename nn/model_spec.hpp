@@ -27,7 +27,7 @@ enum class layer_kind {
     linear, conv1d, conv2d, batchnorm, layernorm, embedding, lstm, gru,
     relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax,
     maxpool1d, maxpool2d, avgpool1d, avgpool2d, global_avgpool1d, global_avgpool2d,
-    flatten, dropout, add, multiply, concat,
+    flatten, dropout, add, multiply, concat, transformer_encoder,
     count_  // not a kind: the number of kinds
 };
 
@@ -66,6 +66,10 @@ struct layer_spec {
     bool bidirectional = false;
     bool return_sequences = true;
     bool reset_after = true;  // gru: PyTorch's and Keras 2's "linear before reset" form
+    // transformer_encoder (and out_features: dim_feedforward)
+    std::uint64_t heads = 0;
+    bool norm_first = false;
+    bool gelu = false;  // the feed-forward's activation: gelu, or relu
     // per-layer array names: role ("weight", "bias", ...) -> array name in the weights
     std::map<std::string, std::string> params;
 

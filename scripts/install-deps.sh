@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything npyflow needs to build and test, from Debian 12 packages only.
 # Idempotent: packages already present are left alone; safe to run on every build.
-#   --bench  also what the benchmarks' baselines and plots need (PyTorch with OpenBLAS, matplotlib),
-#            and what regenerating the PyTorch test fixtures and demo models needs.
+#   --bench  also what the benchmarks' baselines and plots need (PyTorch with OpenBLAS, matplotlib,
+#            and ONNX Runtime: the npm package onnxruntime-node 1.18, whose bin/ bundles the library,
+#            installed without its scripts into bench/.ort), and what regenerating the PyTorch test
+#            fixtures and demo models needs.
 set -euo pipefail
 
 packages=(
@@ -19,8 +21,18 @@ packages=(
 
 if [[ ${1:-} == --bench ]]; then
   # libopenblas0-pthread: without it PyTorch's linear layers run on reference BLAS, 20x slower.
-  packages+=(python3-torch libopenblas0-pthread python3-matplotlib)
+  packages+=(python3-torch libopenblas0-pthread python3-matplotlib npm)
 fi
+
+# ONNX Runtime for bench/model_zoo.py: the only thing fetched outside Debian, for benchmarks only.
+install_ort() {
+  [[ ${1:-} == --bench ]] || return 0
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bench/.ort"
+  [[ -d $dir/node_modules/onnxruntime-node/bin ]] && return 0
+  mkdir -p "$dir"
+  (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.18.0)
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +41,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_ort "${1:-}"
   exit 0
 fi
 
@@ -37,3 +50,4 @@ if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_ort "${1:-}"

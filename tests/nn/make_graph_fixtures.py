@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Reference fixtures for graph-shaped and sequence networks (named "inputs", add/multiply/concat,
-conv1d and 1-D pooling, embedding, layernorm, LSTM, GRU), made with PyTorch (python3-torch).
+conv1d and 1-D pooling, embedding, layernorm, LSTM, GRU, transformer encoder layers), made with PyTorch (python3-torch).
 Written to tests/nn/fixtures/graph/ with a manifest.json in the format of fixtures/manifest.json
 (paths relative to graph/); rerun to regenerate (deterministic for a given torch):
 
@@ -53,6 +53,9 @@ What each model exercises:
   "multiply" of the two, leaky_relu 0.2, "concat" with the model input on the feature axis
   ("dim": 1 torch; the keras variant says "dim": -1, counted from the end) -> (7, 11), linear
   -> (7, 2) per sample. Keras: dense kernels (in, out).
+- transformer, input (6, 16): two nn.TransformerEncoderLayer (batch_first, 4 heads): post-norm
+  with relu and dim_feedforward 32, then pre-norm (norm_first) with gelu, dim_feedforward 24 (given
+  by the weights) and layer_norm_eps 1e-6; linear per time step -> (6, 3). Torch only.
 """
 import json
 import os
@@ -287,6 +290,26 @@ GATED_LAYERS = [
 GATED_KERAS_LAYERS = [dict(layer, dim=-1) if layer["type"] == "concat" else layer for layer in GATED_LAYERS]
 
 
+class TransformerNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc1 = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+        self.enc2 = nn.TransformerEncoderLayer(16, 4, 24, dropout=0.0, activation="gelu", norm_first=True,
+                                               layer_norm_eps=1e-6, batch_first=True)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.fc(self.enc2(self.enc1(x)))
+
+
+TRANSFORMER_LAYERS = [
+    {"type": "transformer_encoder", "name": "enc1", "d_model": 16, "nhead": 4, "dim_feedforward": 32},
+    {"type": "transformer_encoder", "name": "enc2", "nhead": 4, "norm_first": True, "activation": "gelu",
+     "layer_norm_eps": 1e-6},
+    {"type": "linear", "name": "fc"},
+]
+
+
 def float_input(shape):
     return lambda: torch.randn(N, *shape)
 
@@ -317,9 +340,10 @@ MODELS = {
     "gru_classifier": (GRUClassifier, [9, 4], float_input([9, 4]), GRU_CLASSIFIER_LAYERS, None, None, None, {}),
     "gru_keras": (GRUKeras, [9, 4], float_input([9, 4]), GRU_KERAS_LAYERS, GRU_KERAS_LAYERS, [9, 4], None, {}),
     "gated_seq": (GatedSeq, [7, 5], float_input([7, 5]), GATED_LAYERS, GATED_KERAS_LAYERS, [7, 5], None, {}),
+    "transformer": (TransformerNet, [6, 16], float_input([6, 16]), TRANSFORMER_LAYERS, None, None, None, {}),
 }
 
-WEIGHTED = {"linear", "conv1d", "conv2d", "batchnorm", "embedding", "layernorm", "lstm", "gru"}
+WEIGHTED = {"linear", "conv1d", "conv2d", "batchnorm", "embedding", "layernorm", "lstm", "gru", "transformer_encoder"}
 
 
 def check_spec(layers):

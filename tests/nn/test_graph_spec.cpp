@@ -73,6 +73,11 @@ TEST_CASE("nn.graph.errors_name_the_layers", "[nn]") {
             "'mask_zero' true: npyflow does not mask time steps");
     refused(chain(R"({"type": "gru", "name": "g", "hidden_size": 2, "reset_after": false})", "[5, 4]"),
             "'reset_after' is Keras's option; PyTorch's gru always resets after");
+    refused(chain(R"({"type": "transformer_encoder", "name": "t", "nhead": 2})", "[5, 4]", "keras"),
+            R"(layers[0] (transformer_encoder "t"): is PyTorch's nn.TransformerEncoderLayer; use "layout": "torch")");
+    refused(chain(R"({"type": "transformer_encoder", "name": "t"})", "[5, 4]"), "needs 'nhead'");
+    refused(chain(R"({"type": "transformer_encoder", "name": "t", "nhead": 2, "activation": "tanh"})", "[5, 4]"),
+            R"('activation' must be "relu" or "gelu", got "tanh")");
 }
 
 // Shapes flow through the graph: errors that need them name both layers.
@@ -121,6 +126,8 @@ TEST_CASE("nn.graph.shape_inference_any_rank", "[nn]") {
                         "layers[0] (softmax): works over the last axis only (dim -1, or 2 counting the batch), got dim 1 of a (2, 5) sample");
     REQUIRE_THROWS_WITH(bound(chain(R"({"type": "conv1d", "name": "c"})", "[5, 8, 8]")),
                         R"(layers[0] (conv1d "c"): needs (C, L) input, got (5, 8, 8))");
+    REQUIRE_THROWS_WITH(bound(chain(R"({"type": "transformer_encoder", "name": "t", "nhead": 2})", "[2, 5]")),
+                        R"(layers[0] (transformer_encoder "t"): d_model 5 does not split into 2 heads)");
     REQUIRE_THROWS_WITH(bound(chain(R"({"type": "lstm", "name": "l", "hidden_size": 3})", "[5]")),
                         R"(layers[0] (lstm "l"): needs (T, features) input, got (5,))");
     REQUIRE_THROWS_WITH(bound(chain(R"({"type": "layernorm", "name": "ln", "normalized_shape": [2, 4]})", "[2, 5]")),

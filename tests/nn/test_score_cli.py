@@ -168,9 +168,10 @@ def test_output_kinds_and_labels(tmp):
 
 def test_determinism(tmp):
     """Bit-identical outputs whatever the threads, batch and prefetch: a chain CNN, a residual
-    network, a stacked LSTM behind an embedding and a bidirectional GRU."""
+    network, a stacked LSTM behind an embedding, a bidirectional GRU and transformer encoders."""
     graph = os.path.join(FIX, "graph")
-    for name, folder in [("cnn_a", FIX), ("resblock", graph), ("lstm_classifier", graph), ("gru_classifier", graph)]:
+    for name, folder in [("cnn_a", FIX), ("resblock", graph), ("lstm_classifier", graph), ("gru_classifier", graph),
+                         ("transformer", graph)]:
         x = np.concatenate([np.load(os.path.join(folder, f"{name}.input.npy"))] * 66)  # 1110 or more rows
         src = os.path.join(tmp, "many.npy")
         np.save(src, x)
