@@ -3,6 +3,8 @@
 
   resnet18   CIFAR ResNet-18 (3x32x32; a 3x3 stem, 4 stages of 2 basic blocks, 11.2M weights)
   lstm       2-layer LSTM classifier (T=64, F=32, H=128, the last step into 10 classes)
+  transformer  2 nn.TransformerEncoderLayer (T=128, d=256, 4 heads, feed-forward 1024), flattened
+             into 10 classes
 
 For each: `npyflow score` (the whole job: the .npy read from the page cache, the network, the
 output written; --inference auto) and `npyflow bench`'s compute ceilings (the network alone on
@@ -109,8 +111,30 @@ def lstm_spec():
                        {"type": "linear", "name": "fc"}]}
 
 
+class TransformerClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.ModuleList(nn.TransformerEncoderLayer(256, 4, 1024, dropout=0.0, batch_first=True)
+                                     for _ in range(2))
+        self.fc = nn.Linear(128 * 256, 10)
+
+    def forward(self, x):
+        for layer in self.encoder:
+            x = layer(x)
+        return self.fc(x.flatten(1))
+
+
+def transformer_spec():
+    return {"layout": "torch", "input": {"shape": [128, 256]},
+            "layers": [{"type": "transformer_encoder", "name": "encoder.0", "nhead": 4},
+                       {"type": "transformer_encoder", "name": "encoder.1", "nhead": 4},
+                       {"type": "flatten"}, {"type": "linear", "name": "fc"}]}
+
+
+# name: (model, spec, sample shape, rows, batch)
 MODELS = {"resnet18": (ResNet18, resnet18_spec, (3, 32, 32), 1024, 64),
-          "lstm": (LstmClassifier, lstm_spec, (64, 32), 16384, 256)}
+          "lstm": (LstmClassifier, lstm_spec, (64, 32), 16384, 256),
+          "transformer": (TransformerClassifier, transformer_spec, (128, 256), 1024, 64)}
 
 ORT_SCRIPT = r"""
 const ort = require(process.argv[2]);

@@ -1,5 +1,8 @@
 #include "nn/layer_lowering.hpp"
 
+#include <cstdlib>
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "io/error.hpp"
@@ -104,8 +107,60 @@ dnnl::memory lowering_context::channels(const node& n, std::size_t i) {
     return view(reorder_to(v.memory, plain_desc(shape)), channels_desc(shape));
 }
 
+std::shared_ptr<void> lowering_context::allocate(std::size_t bytes) {
+    constexpr std::size_t alignment = 64;  // a cache line, as oneDNN's own buffers
+    void* p = std::aligned_alloc(alignment, (std::max<std::size_t>(bytes, 1) + alignment - 1) / alignment * alignment);
+    if (!p) throw std::bad_alloc();
+    return {p, std::free};
+}
+
+dnnl::memory lowering_context::new_memory(const dnnl::memory::desc& desc) {
+    const std::size_t bytes = desc.get_size();
+    block* best = nullptr;
+    for (auto& b : blocks_) {
+        if (!b.in_use && b.bytes >= bytes && (!best || b.bytes < best->bytes)) best = &b;
+    }
+    if (!best) {
+        owned_.push_back(allocate(bytes));
+        blocks_.push_back({static_cast<std::byte*>(owned_.back().get()), bytes, false, 0});
+        best = &blocks_.back();
+    }
+    best->in_use = true;
+    best->free_after = current_;  // a temporary of this node, unless end_node finds the output in it
+    return dnnl::memory(desc, engine_, best->data);
+}
+
+void lowering_context::end_node(const node& n) {
+    if (n.index < values_.size() && values_[n.index].memory) {
+        const auto* out = static_cast<const std::byte*>(values_[n.index].memory.get_data_handle());
+        for (auto& b : blocks_) {
+            if (b.in_use && out >= b.data && out < b.data + b.bytes) {
+                b.free_after = std::max(b.free_after, n.index < last_use_.size() ? last_use_[n.index]
+                                                                                  : std::numeric_limits<std::size_t>::max());
+            }
+        }
+    }
+    for (auto& b : blocks_) {
+        if (b.in_use && b.free_after <= n.index) b.in_use = false;
+    }
+}
+
+std::uint64_t lowering_context::buffer_bytes() const {
+    std::uint64_t total = scratchpad_bytes_;
+    for (const auto& b : blocks_) total += b.bytes;
+    return total;
+}
+
+std::vector<plan_step> lowering_context::take_steps() {
+    if (scratchpad_bytes_ > 0) {
+        owned_.push_back(allocate(scratchpad_bytes_));
+        for (auto& m : scratchpads_) m.set_data_handle(owned_.back().get());
+    }
+    return std::move(steps_);
+}
+
 dnnl::memory lowering_context::reorder(const dnnl::memory& m, const dnnl::memory::desc& to) {
-    dnnl::memory out(to, engine_);
+    dnnl::memory out = new_memory(to);
     const dnnl::reorder::primitive_desc pd(engine_, m.get_desc(), engine_, to, plain_attr());
     add(dnnl::reorder(pd), pd.scratchpad_desc(), {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, out}});
     return out;
@@ -130,7 +185,11 @@ dnnl::primitive_attr lowering_context::attr(const node& n) const {
 
 void lowering_context::add(dnnl::primitive p, const dnnl::memory::desc& scratchpad,
                            std::unordered_map<int, dnnl::memory> args) {
-    if (scratchpad.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, engine_);
+    if (scratchpad.get_size() > 0) {  // one buffer for every step's, set in take_steps
+        scratchpads_.emplace_back(scratchpad, engine_, nullptr);
+        scratchpad_bytes_ = std::max(scratchpad_bytes_, scratchpad.get_size());
+        args[DNNL_ARG_SCRATCHPAD] = scratchpads_.back();
+    }
     steps_.push_back({std::move(p), std::move(args), {}});
 }
 

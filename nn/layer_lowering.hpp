@@ -8,6 +8,10 @@
 // spatial...) in any memory format: what conv, pooling and batchnorm take, and keep between
 // them (blocked formats, without reorders). plain() and channels() convert, reordering only
 // when the bytes must move.
+//
+// Activations come from new_memory(): blocks reused once every step that reads them has run
+// (the plan's steps run in order, on one thread), so a deep network holds about its widest
+// point's tensors, not every layer's. Every primitive shares one scratchpad, for the same reason.
 
 #include <cstdint>
 #include <functional>
@@ -83,6 +87,9 @@ public:
     const value& input(const node& n, std::size_t i) const;
     dnnl::memory plain(const node& n, std::size_t i);
     dnnl::memory channels(const node& n, std::size_t i);
+    // A buffer for a tensor this node writes: free again after the node, unless it holds the
+    // node's output, then after the output's last reader.
+    dnnl::memory new_memory(const dnnl::memory::desc& desc);
     // A copy of m in another format (dims the same).
     dnnl::memory reorder(const dnnl::memory& m, const dnnl::memory::desc& to);
     dnnl::memory reorder_to(const dnnl::memory& m, const dnnl::memory::desc& to) {
@@ -103,14 +110,35 @@ public:
     // The node's result.
     void output(const node& n, dnnl::memory m, bool channels);
 
-    // Used by the network to run the plan.
+    // Used by the network to build and run the plan.
     void set_input(dnnl::memory m, bool channels);
+    // last_use[i]: the last node that reads node i's output (a large value for the model's output).
+    void set_last_uses(std::vector<std::size_t> last_use) { last_use_ = std::move(last_use); }
+    void begin_node(const node& n) { current_ = n.index; }
+    void end_node(const node& n);  // releases what the node and the outputs it read last no longer need
     const value& result(int node_index) const;
-    std::vector<plan_step> take_steps() { return std::move(steps_); }
+    std::vector<plan_step> take_steps();  // with the shared scratchpad allocated
+    // The buffers the plan's memories point into: the plan keeps them.
+    std::vector<std::shared_ptr<void>> take_buffers() { return std::move(owned_); }
+    std::uint64_t buffer_bytes() const;
     std::vector<dnnl::memory> input_views() const { return input_views_; }
 
 private:
     bool aliases_input(const dnnl::memory& m) const;
+    std::shared_ptr<void> allocate(std::size_t bytes);
+
+    struct block {
+        std::byte* data;
+        std::size_t bytes;
+        bool in_use;
+        std::size_t free_after;  // the node after which it is free again
+    };
+    std::vector<block> blocks_;
+    std::vector<std::shared_ptr<void>> owned_;
+    std::vector<std::size_t> last_use_;
+    std::size_t current_ = 0;
+    std::vector<dnnl::memory> scratchpads_;
+    std::size_t scratchpad_bytes_ = 0;
 
     const dnnl::engine& engine_;
     dnnl::stream& stream_;

@@ -69,12 +69,14 @@ std::size_t poison_non_finite_rows(std::span<const float> src, std::size_t rows,
 struct batch_plan {
     std::vector<plan_step> steps;
     std::vector<dnnl::memory> input_views, output_views;  // their data handles are set for each run
+    std::vector<std::shared_ptr<void>> buffers;           // activations and the scratchpad
 };
 
 struct network::impl {
     bound_model model;
     std::vector<node> nodes;
     int output_node = -1;  // -1: the model's input itself
+    std::vector<std::size_t> last_use;  // per node: the last node that reads its output
     std::uint64_t in_values = 0, out_values = 0;
     int omp_threads = 1;
     // One engine for every thread (engines are thread-safe, streams are not), so that the
@@ -146,6 +148,13 @@ void network::impl::make_nodes() {
         nodes.push_back(std::move(n));
     }
     output_node = node_of.back();
+    last_use.assign(nodes.size(), 0);
+    for (const auto& n : nodes) {
+        for (const int s : n.inputs) {
+            if (s >= 0) last_use[std::size_t(s)] = std::max(last_use[std::size_t(s)], n.index);
+        }
+    }
+    if (output_node >= 0) last_use[std::size_t(output_node)] = std::numeric_limits<std::size_t>::max();
 }
 
 network::network(bound_model model, int omp_threads) : impl_(std::make_unique<impl>()) {
@@ -167,10 +176,20 @@ std::uint64_t network::weight_bytes() const {
     return bytes;
 }
 
+// The most the nodes' outputs hold at once, as the plan reuses their buffers (each is free
+// after its last reader), plus the largest again for a reorder between formats.
 std::uint64_t network::activation_bytes() const {
-    std::uint64_t values = impl_->in_values;
-    for (const auto& n : impl_->nodes) values += element_count(n.out);
-    return values * micro_batch_rows * sizeof(float);
+    const auto& m = *impl_;
+    std::uint64_t live = 0, peak = 0, largest = 0;
+    for (const auto& n : m.nodes) {
+        live += element_count(n.out);
+        largest = std::max(largest, element_count(n.out));
+        peak = std::max(peak, live);
+        for (const auto& earlier : m.nodes) {
+            if (earlier.index <= n.index && m.last_use[earlier.index] == n.index) live -= element_count(earlier.out);
+        }
+    }
+    return (m.in_values + peak + largest) * micro_batch_rows * sizeof(float);
 }
 
 std::string network::largest_activation() const {
@@ -202,7 +221,12 @@ double network::flops_per_sample() const {
 batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
     lowering_context ctx(engine, t.stream, weights, rows, model.layout);
     ctx.set_input(dnnl::memory(ctx.plain_desc(model.input), engine, nullptr), false);
-    for (const auto& n : nodes) descriptor(n.layer->spec.kind).lower(ctx, n);
+    ctx.set_last_uses(last_use);
+    for (const auto& n : nodes) {
+        ctx.begin_node(n);
+        descriptor(n.layer->spec.kind).lower(ctx, n);
+        ctx.end_node(n);
+    }
 
     // The result as (rows, sample) in plain order, written straight into the caller's
     // buffer by the last step where that step's output already is those bytes.
@@ -233,6 +257,7 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
         plan.output_views.push_back(output);
     }
     plan.input_views = ctx.input_views();
+    plan.buffers = ctx.take_buffers();
     return plan;
 }
 

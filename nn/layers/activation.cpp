@@ -34,7 +34,7 @@ void lower_activation(lowering_context& ctx, const node& n) {
         dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, op.algorithm, src.memory.get_desc(), op.alpha,
                                     0.0f),
         ctx.plain_attr(), ctx.engine());
-    dnnl::memory dst(pd.dst_desc(), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     ctx.add(dnnl::eltwise_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_DST, dst}});
     ctx.output(n, dst, src.channels);
 }

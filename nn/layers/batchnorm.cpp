@@ -54,7 +54,7 @@ void lower_batchnorm(lowering_context& ctx, const node& n) {
     const std::uint64_t c = channels_of(n.out, ctx.layout());
     const dnnl::memory::desc c_md(to_dims({c}), dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
     auto param = [&](const char* role) { return ctx.constant(n.params.at(role), c_md); };
-    dnnl::memory dst(pd.dst_desc(), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     ctx.add(dnnl::batch_normalization_forward(pd), pd.scratchpad_desc(),
             {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_MEAN, param("mean")}, {DNNL_ARG_VARIANCE, param("var")},
              {DNNL_ARG_SCALE, param("weight")}, {DNNL_ARG_SHIFT, param("bias")}});

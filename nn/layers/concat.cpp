@@ -59,7 +59,7 @@ void lower_concat(lowering_context& ctx, const node& n) {
     const dnnl::memory::desc dst_md = ctx.plain_desc(n.out);
     const dnnl::concat::primitive_desc pd(dst_md, static_cast<int>(n.layer->axis) + 1, descs, ctx.engine(),
                                           ctx.plain_attr());
-    dnnl::memory dst(dst_md, ctx.engine());
+    dnnl::memory dst = ctx.new_memory(dst_md);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, dst}};
     for (std::size_t i = 0; i < srcs.size(); ++i) args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = srcs[i];
     ctx.add(dnnl::concat(pd), pd.scratchpad_desc(), std::move(args));

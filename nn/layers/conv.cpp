@@ -116,7 +116,7 @@ void lower_conv(lowering_context& ctx, const node& n) {
                                                                  to_dims(l.pad_begin), to_dims(l.pad_end));
     const dnnl::convolution_forward::primitive_desc pd(desc, ctx.attr(n), ctx.engine());
     const dnnl::memory src = ctx.reorder_to(ctx.channels(n, 0), pd.src_desc());
-    dnnl::memory dst(pd.dst_desc(), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, ctx.weights(n, "weight", user_w, pd.weights_desc())}, {DNNL_ARG_DST, dst}};
     if (has_bias) args[DNNL_ARG_BIAS] = ctx.constant(n.params.at("bias"), bias_md);

@@ -44,7 +44,7 @@ bool bind_embedding(binding_context& ctx, bound_layer& b) {
 
 void lower_embedding(lowering_context& ctx, const node& n) {
     const dnnl::memory ids = ctx.plain(n, 0);
-    dnnl::memory dst(ctx.plain_desc(n.out), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(ctx.plain_desc(n.out));
     const bound_tensor& table = n.params.at("weight");
     const std::uint64_t count = table.shape[0], width = table.shape[1];
     const std::uint64_t per_row = element_count(n.layer->in[0]);

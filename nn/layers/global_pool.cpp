@@ -30,7 +30,7 @@ void lower_global(lowering_context& ctx, const node& n) {
                                            src.get_desc(), dst_md, to_dims(l.stride), to_dims(l.kernel),
                                            to_dims(l.pad_begin), to_dims(l.pad_end));
     const dnnl::pooling_forward::primitive_desc pd(desc, ctx.plain_attr(), ctx.engine());
-    dnnl::memory dst(dst_md, ctx.engine());
+    dnnl::memory dst = ctx.new_memory(dst_md);
     ctx.add(dnnl::pooling_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
     ctx.output(n, ctx.view(dst, ctx.plain_desc(n.out)), false);
 }

@@ -68,7 +68,7 @@ void lower_layernorm(lowering_context& ctx, const node& n) {
     const dnnl::layer_normalization_forward::primitive_desc pd(
         dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, md, static_cast<float>(l.eps), flags),
         ctx.plain_attr(), ctx.engine());
-    dnnl::memory dst(md, ctx.engine());
+    dnnl::memory dst = ctx.new_memory(md);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ctx.view(ctx.plain(n, 0), md)}, {DNNL_ARG_DST, dst}};
     if (l.spec.elementwise_affine) {
         const dnnl::memory::desc k_md(to_dims({k}), dt::f32, tag::a);

@@ -78,7 +78,7 @@ void lower_linear(lowering_context& ctx, const node& n) {
     const bool has_bias = n.params.contains("bias");
     const auto desc = has_bias ? dnnl::matmul::desc(src_md, any_w, bias_md, dst_md) : dnnl::matmul::desc(src_md, any_w, dst_md);
     const dnnl::matmul::primitive_desc pd(desc, ctx.attr(n), ctx.engine());
-    dnnl::memory dst(dst_md, ctx.engine());
+    dnnl::memory dst = ctx.new_memory(dst_md);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ctx.view(ctx.plain(n, 0), src_md)},
                                                {DNNL_ARG_WEIGHTS, ctx.weights(n, "weight", user_w, pd.weights_desc())},
                                                {DNNL_ARG_DST, dst}};

@@ -34,7 +34,7 @@ void lower_merge(lowering_context& ctx, const node& n) {
         const dnnl::memory other = ctx.reorder_to(get(i), sum.get_desc());
         const dnnl::binary::primitive_desc pd(dnnl::binary::desc(alg, sum.get_desc(), other.get_desc(), sum.get_desc()),
                                               ctx.plain_attr(), ctx.engine());
-        dnnl::memory dst(pd.dst_desc(), ctx.engine());
+        dnnl::memory dst = ctx.new_memory(pd.dst_desc());
         ctx.add(dnnl::binary(pd), pd.scratchpad_desc(),
                 {{DNNL_ARG_SRC_0, sum}, {DNNL_ARG_SRC_1, other}, {DNNL_ARG_DST, dst}});
         sum = dst;

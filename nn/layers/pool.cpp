@@ -42,7 +42,7 @@ void lower_pool(lowering_context& ctx, const node& n) {
     const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src.get_desc(), dst_any,
                                            to_dims(l.stride), to_dims(l.kernel), to_dims(l.pad_begin), to_dims(l.pad_end));
     const dnnl::pooling_forward::primitive_desc pd(desc, ctx.plain_attr(), ctx.engine());
-    dnnl::memory dst(pd.dst_desc(), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     ctx.add(dnnl::pooling_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
     ctx.output(n, dst, true);
 }

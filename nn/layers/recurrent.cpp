@@ -211,7 +211,7 @@ void lower_recurrent(lowering_context& ctx, const node& n) {
             prim = dnnl::gru_forward(pd);
             w_layer_md = pd.weights_layer_desc(), w_iter_md = pd.weights_iter_desc(), scratchpad = pd.scratchpad_desc();
         }
-        dnnl::memory dst(dst_md, ctx.engine());
+        dnnl::memory dst = ctx.new_memory(dst_md);
         ctx.add(prim, scratchpad,
                 {{DNNL_ARG_SRC_LAYER, src},
                  {DNNL_ARG_WEIGHTS_LAYER, ctx.weights(n, fmt::format("weights_layer_{}", layer), w_layer_user, w_layer_md)},

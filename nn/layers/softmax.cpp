@@ -25,7 +25,7 @@ bool bind_softmax(binding_context& ctx, bound_layer& b) {
 void lower_softmax(lowering_context& ctx, const node& n) {
     const dnnl::memory src = ctx.plain(n, 0);
     const int axis = static_cast<int>(n.out.size());
-    dnnl::memory dst(src.get_desc(), ctx.engine());
+    dnnl::memory dst = ctx.new_memory(src.get_desc());
     const auto prop = dnnl::prop_kind::forward_inference;
     if (n.layer->spec.kind == layer_kind::softmax) {
         const dnnl::softmax_forward::primitive_desc pd(dnnl::softmax_forward::desc(prop, src.get_desc(), axis),

@@ -126,7 +126,7 @@ private:
         const dnnl::memory::desc any_w(to_dims({in, out}), dt::f32, tag::any), bias_md = md({1, out});
         const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src.get_desc(), any_w, bias_md, md({m_, out})), attr,
                                               ctx_.engine());
-        dnnl::memory dst(md({m_, out}), ctx_.engine());
+        dnnl::memory dst = ctx_.new_memory(md({m_, out}));
         ctx_.add(dnnl::matmul(pd), pd.scratchpad_desc(),
                  {{DNNL_ARG_SRC, src},
                   {DNNL_ARG_WEIGHTS, ctx_.weights(n_, weight, {to_dims({in, out}), dt::f32, tag::ba}, pd.weights_desc())},
@@ -148,14 +148,14 @@ private:
         scaled.set_output_scales(0, {1.0f / std::sqrt(static_cast<float>(dh))});
         const auto scores_md = md({rows, heads_, t_, t_});
         const dnnl::matmul::primitive_desc qk(dnnl::matmul::desc(q_md, kt_md, scores_md), scaled, ctx_.engine());
-        dnnl::memory scores(scores_md, ctx_.engine());
+        dnnl::memory scores = ctx_.new_memory(scores_md);
         ctx_.add(dnnl::matmul(qk), qk.scratchpad_desc(), {{DNNL_ARG_SRC, q}, {DNNL_ARG_WEIGHTS, kt}, {DNNL_ARG_DST, scores}});
         const dnnl::softmax_forward::primitive_desc sm(
             dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, scores_md, 3), ctx_.plain_attr(), ctx_.engine());
-        dnnl::memory weights(scores_md, ctx_.engine());
+        dnnl::memory weights = ctx_.new_memory(scores_md);
         ctx_.add(dnnl::softmax_forward(sm), sm.scratchpad_desc(), {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, weights}});
         // Each head's context lands in its columns of (rows, T, d): the heads side by side.
-        dnnl::memory context(md({m_, d_}), ctx_.engine());
+        dnnl::memory context = ctx_.new_memory(md({m_, d_}));
         const auto context_md = strided({rows, heads_, t_, dh}, {t_ * d_, dh, d_, 1});
         const dnnl::memory context_heads(context_md, ctx_.engine(), context.get_data_handle());
         const dnnl::matmul::primitive_desc av(dnnl::matmul::desc(scores_md, q_md, context_md), ctx_.plain_attr(),
@@ -174,7 +174,7 @@ private:
         const dnnl::binary::primitive_desc pd(dnnl::binary::desc(dnnl::algorithm::binary_add, a.get_desc(), b.get_desc(),
                                                                  a.get_desc()),
                                               ctx_.plain_attr(), ctx_.engine());
-        dnnl::memory dst(a.get_desc(), ctx_.engine());
+        dnnl::memory dst = ctx_.new_memory(a.get_desc());
         ctx_.add(dnnl::binary(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC_0, a}, {DNNL_ARG_SRC_1, b}, {DNNL_ARG_DST, dst}});
         return dst;
     }
@@ -185,7 +185,7 @@ private:
             dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, x.get_desc(),
                                                     static_cast<float>(n_.layer->eps), flags),
             ctx_.plain_attr(), ctx_.engine());
-        dnnl::memory dst(x.get_desc(), ctx_.engine());
+        dnnl::memory dst = ctx_.new_memory(x.get_desc());
         const dnnl::memory::desc d_md(to_dims({d_}), dt::f32, tag::a);
         ctx_.add(dnnl::layer_normalization_forward(pd), pd.scratchpad_desc(),
                  {{DNNL_ARG_SRC, x},
