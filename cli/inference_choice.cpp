@@ -59,14 +59,15 @@ inference_choice choose_inference(const network& streams, const network& paralle
     const double s = time_mode(streams, rows, count, threads, false, streams_out);
     const double p = time_mode(parallel, rows, count, threads, true, parallel_out);
     const double streams_rate = double(count) / std::max(s, 1e-9), parallel_rate = double(count) / std::max(p, 1e-9);
+    if (parallel_rate <= streams_rate) {
+        return {false, fmt::format("auto: {} rows/s against {} in parallel", rate(streams_rate), rate(parallel_rate))};
+    }
     if (std::memcmp(streams_out.data(), parallel_out.data(), streams_out.size() * sizeof(float)) != 0) {
-        return {false, fmt::format("auto: parallel ({} rows/s against {}) gives other last bits on this machine",
+        return {false, fmt::format("auto: parallel was faster, {} rows/s against {}, but its last bits differ from "
+                                   "streams' on this machine",
                                    rate(parallel_rate), rate(streams_rate))};
     }
-    const bool use_parallel = parallel_rate > streams_rate;
-    return {use_parallel, fmt::format("auto: {} rows/s against {} in {}", rate(use_parallel ? parallel_rate : streams_rate),
-                                      rate(use_parallel ? streams_rate : parallel_rate),
-                                      use_parallel ? "streams" : "parallel")};
+    return {true, fmt::format("auto: {} rows/s against {} in streams", rate(parallel_rate), rate(streams_rate))};
 }
 
 }  // namespace npyflow::cli

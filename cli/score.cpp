@@ -345,8 +345,8 @@ void add_score_command(CLI::App& app, command_runner& run) {
                                    "Run .npy inputs through a model spec's preprocess ops and network (oneDNN), with "
                                    "weights from .npz/.npy, into one .npy in input order");
     cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
-    cmd->add_option("-o", o->output, "Output .npy: float32 (N, outputs), or int64 (N,) for argmax; written as "
-                                     "OUT.partial and renamed when complete")
+    cmd->add_option("-o", o->output, "Output .npy: float32 (N, the network's output shape), or int64 without its "
+                                     "last axis for argmax; written as OUT.partial and renamed when complete")
         ->required();
     cmd->add_option("--model", o->model, "Model spec JSON (docs/model-spec.md)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--weights", o->weights,

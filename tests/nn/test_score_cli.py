@@ -200,12 +200,13 @@ def test_inference_auto(tmp):
         if mode == "auto" and len(os.sched_getaffinity(0)) < 2:  # --threads 2 is lowered to 1
             check("inference streams (auto: one thread, the two are the same)]" in r.stderr, f"auto: {r.stderr!r}")
         elif mode == "auto":
-            check(re.search(r"inference (streams|parallel) \(auto: [0-9.]+[kM]? rows/s against [0-9.]+[kM]? in "
-                            r"(parallel|streams)\)\]", r.stderr) is not None, f"auto's summary: {r.stderr!r}")
+            check(re.search(r"inference (streams|parallel) \(auto: ([0-9.]+[kM]? rows/s against [0-9.]+[kM]? in "
+                            r"(parallel|streams)|parallel was faster, .* but its last bits differ from streams' on "
+                            r"this machine)\)\]", r.stderr) is not None, f"auto's summary: {r.stderr!r}")
         else:
             check(f"; inference {mode}]" in r.stderr, f"--inference {mode}'s summary: {r.stderr!r}")
-    for mode in ("auto", "parallel"):
-        check(open(outs[mode], "rb").read() == open(outs["streams"], "rb").read(), f"--inference {mode}: other bytes")
+    # auto keeps parallel only where its bits are streams' (parallel's may differ in the last bit).
+    check(open(outs["auto"], "rb").read() == open(outs["streams"], "rb").read(), "--inference auto: other bytes")
     r = subprocess.run([NPYFLOW, "score", fx("cnn_a.input.npy"), "-o", os.path.join(tmp, "few.npy"), "--model",
                         fx("cnn_a.spec.json"), "--weights", fx("cnn_a.npz"), "--threads", "2"], capture_output=True,
                        text=True)
