@@ -100,6 +100,9 @@ struct layer_descriptor {
     std::optional<eltwise_op> (*activation)(const layer_spec&) = nullptr;
     // A conv or linear that takes post-ops and folds a batchnorm after it.
     bool takes_post_ops = false;
+    // A conv that adds a residual tensor to its output as a post-op (nn/network.cpp fuses an
+    // add into it).
+    bool takes_residual = false;
 };
 
 // Every descriptor, in layer_kind order.

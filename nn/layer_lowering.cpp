@@ -175,12 +175,31 @@ dnnl::primitive_attr lowering_context::plain_attr() const {
     return attr;
 }
 
-dnnl::primitive_attr lowering_context::attr(const node& n) const {
+dnnl::primitive_attr lowering_context::attr(const node& n, const dnnl::memory::desc& dst) const {
     dnnl::post_ops ops;
-    for (const auto& op : n.post_ops) ops.append_eltwise(1.0f, op.algorithm, op.alpha, 0.0f);
+    for (const auto& op : n.post_ops) {
+        if (op.eltwise) {
+            ops.append_eltwise(1.0f, op.eltwise->algorithm, op.eltwise->alpha, 0.0f);
+        } else {
+            ops.append_binary(dnnl::algorithm::binary_add, dst);
+        }
+    }
     dnnl::primitive_attr a = plain_attr();
     a.set_post_ops(ops);
     return a;
+}
+
+void lowering_context::residual_args(const node& n, const dnnl::memory::desc& dst,
+                                     std::unordered_map<int, dnnl::memory>& args) {
+    for (std::size_t k = 0; k < n.post_ops.size(); ++k) {
+        if (n.post_ops[k].eltwise) continue;
+        const int source = n.post_ops[k].residual;
+        const value v = result(source);
+        // Its channels view, in the conv's own output format (a jit kernel needs them alike).
+        const dnnl::memory channels_view =
+            v.channels ? v.memory : view(reorder_to(v.memory, plain_desc(n.out)), channels_desc(n.out));
+        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(k)) | DNNL_ARG_SRC_1] = reorder_to(channels_view, dst);
+    }
 }
 
 void lowering_context::add(dnnl::primitive p, const dnnl::memory::desc& scratchpad,

@@ -14,6 +14,7 @@
 // point's tensors, not every layer's. Every primitive shares one scratchpad, for the same reason.
 
 #include <cstdint>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,7 +37,16 @@ struct node {
     std::vector<int> inputs;               // node indices; -1 is the model's input
     tensor_shape out;                      // the output's sample shape
     std::map<std::string, bound_tensor> params;  // the layer's arrays, folded
-    std::vector<eltwise_op> post_ops;      // fused activations
+    // Fused after the primitive, in order: activations, and residual adds of another node's
+    // output (a conv's; see network.cpp).
+    struct post_op {
+        std::optional<eltwise_op> eltwise;
+        int residual = -1;  // without eltwise: the node whose output is added (-1: the model's input)
+    };
+    std::vector<post_op> post_ops;
+    bool has_residual() const {
+        return std::any_of(post_ops.begin(), post_ops.end(), [](const post_op& p) { return !p.eltwise; });
+    }
     std::string text;                      // "conv2d+batchnorm+relu"
 };
 
@@ -96,9 +106,11 @@ public:
         return m.get_desc() == to ? m : reorder(m, to);
     }
 
-    // A primitive attribute with a user scratchpad; with the node's post-ops.
+    // A primitive attribute with a user scratchpad; with the node's post-ops, whose residual
+    // adds read a tensor in dst's desc (residual_args gives them it, reordered if need be).
     dnnl::primitive_attr plain_attr() const;
-    dnnl::primitive_attr attr(const node& n) const;
+    dnnl::primitive_attr attr(const node& n, const dnnl::memory::desc& dst = {}) const;
+    void residual_args(const node& n, const dnnl::memory::desc& dst, std::unordered_map<int, dnnl::memory>& args);
     void add(dnnl::primitive p, const dnnl::memory::desc& scratchpad, std::unordered_map<int, dnnl::memory> args);
     void add_host(std::function<void(std::uint64_t)> step);
     // A bound array wrapped as memory with the given desc (its values are not copied).

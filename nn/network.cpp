@@ -98,27 +98,34 @@ struct network::impl {
 };
 
 // One node per layer, except where a layer joins the node before it: a batchnorm folded into
-// a conv (or a linear on flat samples), an activation fused after one, and dropout, which
-// is nothing at inference. Only a node whose output nothing else uses takes them.
+// a conv (or a linear on flat samples), an activation fused after one, a residual add fused
+// into the conv computed last of its two inputs, and dropout, which is nothing at inference.
+// Only a node whose output nothing else reads takes them.
 void network::impl::make_nodes() {
     const auto& layers = model.layers;
-    std::vector<int> uses(layers.size(), 0);
+    // What each layer's output really is, dropout seen through: a layer index, or -1.
+    std::vector<int> real(layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        const int s = layers[i].inputs[0];
+        real[i] = layers[i].spec.kind != layer_kind::dropout ? static_cast<int>(i) : s < 0 ? -1 : real[std::size_t(s)];
+    }
+    auto real_of = [&](int layer) { return layer < 0 ? -1 : real[std::size_t(layer)]; };
+    std::vector<int> uses(layers.size(), 0);  // readers of each output, dropout seen through
     for (const auto& l : layers) {
+        if (l.spec.kind == layer_kind::dropout) continue;
         for (const int s : l.inputs) {
-            if (s >= 0) ++uses[std::size_t(s)];
+            if (real_of(s) >= 0) ++uses[std::size_t(real_of(s))];
         }
     }
     std::vector<int> node_of(layers.size(), -1);  // the node that gives each layer's output
-    auto source_node = [&](int layer) { return layer < 0 ? -1 : node_of[std::size_t(layer)]; };
+    auto source_node = [&](int layer) { return real_of(layer) < 0 ? -1 : node_of[std::size_t(real_of(layer))]; };
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const bound_layer& l = layers[i];
         const layer_descriptor& d = descriptor(l.spec.kind);
-        if (l.spec.kind == layer_kind::dropout) {
-            node_of[i] = source_node(l.inputs[0]);
-            continue;
-        }
-        if (l.inputs.size() == 1 && l.inputs[0] >= 0 && uses[std::size_t(l.inputs[0])] == 1 &&
-            source_node(l.inputs[0]) >= 0) {
+        if (l.spec.kind == layer_kind::dropout) continue;
+        const bool single_input = l.inputs.size() == 1 && real_of(l.inputs[0]) >= 0 &&
+                                  uses[std::size_t(real_of(l.inputs[0]))] == 1;
+        if (single_input) {
             node& prev = nodes[std::size_t(source_node(l.inputs[0]))];
             const auto& prev_kind = prev.layer->spec.kind;
             const bool weighted = descriptor(prev_kind).takes_post_ops;
@@ -131,9 +138,23 @@ void network::impl::make_nodes() {
                 continue;
             }
             if (weighted && d.activation) {
-                prev.post_ops.push_back(*d.activation(l.spec));
+                prev.post_ops.push_back({d.activation(l.spec), -1});
                 prev.text += std::string("+") + d.name;
                 node_of[i] = static_cast<int>(prev.index);
+                continue;
+            }
+        }
+        if (l.spec.kind == layer_kind::add && l.inputs.size() == 2) {
+            int late = real_of(l.inputs[1]), early = real_of(l.inputs[0]);
+            if (source_node(l.inputs[0]) > source_node(l.inputs[1])) std::swap(late, early);
+            const int late_node = late < 0 ? -1 : node_of[std::size_t(late)];
+            const int early_node = early < 0 ? -1 : node_of[std::size_t(early)];
+            if (late_node >= 0 && late != early && uses[std::size_t(late)] == 1 && early_node < late_node &&
+                descriptor(nodes[std::size_t(late_node)].layer->spec.kind).takes_residual) {
+                node& target = nodes[std::size_t(late_node)];
+                target.post_ops.push_back({std::nullopt, early_node});
+                target.text += "+add";
+                node_of[i] = late_node;
                 continue;
             }
         }
@@ -147,10 +168,14 @@ void network::impl::make_nodes() {
         node_of[i] = static_cast<int>(n.index);
         nodes.push_back(std::move(n));
     }
-    output_node = node_of.back();
+    output_node = source_node(static_cast<int>(layers.size()) - 1);
     last_use.assign(nodes.size(), 0);
     for (const auto& n : nodes) {
-        for (const int s : n.inputs) {
+        std::vector<int> reads = n.inputs;
+        for (const auto& op : n.post_ops) {
+            if (!op.eltwise) reads.push_back(op.residual);
+        }
+        for (const int s : reads) {
             if (s >= 0) last_use[std::size_t(s)] = std::max(last_use[std::size_t(s)], n.index);
         }
     }

@@ -108,18 +108,26 @@ void lower_conv(lowering_context& ctx, const node& n) {
     const bool has_bias = n.params.contains("bias");
     const auto prop = dnnl::prop_kind::forward_inference;
     const auto alg = dnnl::algorithm::convolution_direct;
-    const auto desc = has_bias ? dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, bias_md,
-                                                                 any_of(n.out), to_dims(l.stride), to_dims(dilates),
-                                                                 to_dims(l.pad_begin), to_dims(l.pad_end))
-                               : dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, any_of(n.out),
-                                                                 to_dims(l.stride), to_dims(dilates),
-                                                                 to_dims(l.pad_begin), to_dims(l.pad_end));
-    const dnnl::convolution_forward::primitive_desc pd(desc, ctx.attr(n), ctx.engine());
+    auto make_desc = [&](const dnnl::memory::desc& dst_md) {
+        return has_bias ? dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, bias_md, dst_md,
+                                                          to_dims(l.stride), to_dims(dilates), to_dims(l.pad_begin),
+                                                          to_dims(l.pad_end))
+                        : dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, dst_md, to_dims(l.stride),
+                                                          to_dims(dilates), to_dims(l.pad_begin), to_dims(l.pad_end));
+    };
+    // A fused residual add reads its tensor in the output's format: the format the conv picks
+    // on its own, fixed before the add is attached (so the kernel stays the same).
+    dnnl::memory::desc dst_md = any_of(n.out);
+    if (n.has_residual()) {
+        dst_md = dnnl::convolution_forward::primitive_desc(make_desc(dst_md), ctx.plain_attr(), ctx.engine()).dst_desc();
+    }
+    const dnnl::convolution_forward::primitive_desc pd(make_desc(dst_md), ctx.attr(n, dst_md), ctx.engine());
     const dnnl::memory src = ctx.reorder_to(ctx.channels(n, 0), pd.src_desc());
     dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, ctx.weights(n, "weight", user_w, pd.weights_desc())}, {DNNL_ARG_DST, dst}};
     if (has_bias) args[DNNL_ARG_BIAS] = ctx.constant(n.params.at("bias"), bias_md);
+    ctx.residual_args(n, pd.dst_desc(), args);
     ctx.add(dnnl::convolution_forward(pd), pd.scratchpad_desc(), std::move(args));
     ctx.output(n, dst, true);
 }
@@ -135,10 +143,10 @@ double conv_flops(const bound_layer& l) {
 extern const layer_descriptor conv1d_layer{
     .kind = layer_kind::conv1d, .name = "conv1d", .alias = nullptr, .has_weights = true, .min_inputs = 1,
     .max_inputs = 1, .parse = parse_conv<1>, .bind = bind_conv<1>, .lower = lower_conv<1>, .flops = conv_flops,
-    .takes_post_ops = true};
+    .takes_post_ops = true, .takes_residual = true};
 extern const layer_descriptor conv2d_layer{
     .kind = layer_kind::conv2d, .name = "conv2d", .alias = nullptr, .has_weights = true, .min_inputs = 1,
     .max_inputs = 1, .parse = parse_conv<2>, .bind = bind_conv<2>, .lower = lower_conv<2>, .flops = conv_flops,
-    .takes_post_ops = true};
+    .takes_post_ops = true, .takes_residual = true};
 
 }  // namespace npyflow
