@@ -152,3 +152,19 @@ TEST_CASE("nn.embedding.ids_out_of_range_name_the_row", "[nn]") {
 }
 
 }  // namespace npyflow::test
+
+namespace npyflow::test {
+
+// An activation is fused into the layer before it only when nothing else reads that layer's
+// output, a dropout between them included: here "a" feeds both the relu (through dropout)
+// and the add, so the add must see a's output without the relu.
+TEST_CASE("nn.fusion.never_across_a_branch", "[nn]") {
+    scratch_dir dir;
+    save_weights(dir.path(), {{"a.weight", {{2, 2}, {1, 0, 0, -1}}}, {"a.bias", {{2}, {0, 0}}}});
+    const auto spec = spec_of(chain(R"({"type": "linear", "name": "a"}, {"type": "dropout", "name": "d"},
+                                       {"type": "relu", "name": "r"}, {"type": "add", "inputs": ["r", "a"]})", "[2]"));
+    // x = (3, 5): a = (3, -5); relu(a) + a = (6, -5).
+    REQUIRE(run_network(spec, dir.path(), {3, 5}, 1) == std::vector<float>{6, -5});
+}
+
+}  // namespace npyflow::test
