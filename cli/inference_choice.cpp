@@ -19,13 +19,13 @@ using clock_type = std::chrono::steady_clock;
 // Seconds for every chunk of rows through the network, the second of two passes (the first
 // builds each thread's primitives), and the outputs.
 double time_mode(const network& net, std::span<const float> rows, std::uint64_t count, unsigned threads, bool parallel,
-                 std::vector<float>& out) {
+                 std::uint64_t first_row, std::vector<float>& out) {
     out.assign(count * net.output_values(), 0.0f);
     const std::uint64_t chunks = (count + chunk_rows - 1) / chunk_rows;
     auto run_chunk = [&](std::uint64_t c) {
         const std::uint64_t first = c * chunk_rows, n = std::min(chunk_rows, count - first);
         net.run(rows.subspan(first * net.input_values(), n * net.input_values()), n,
-                std::span(out).subspan(first * net.output_values(), n * net.output_values()));
+                std::span(out).subspan(first * net.output_values(), n * net.output_values()), first_row + first);
     };
     tbb::task_arena arena(static_cast<int>(threads));
     double seconds = 0;
@@ -52,12 +52,12 @@ std::string rate(double rows_per_second) {
 std::uint64_t inference_timing_rows(unsigned threads) { return 4 * chunk_rows * threads; }
 
 inference_choice choose_inference(const network& streams, const network& parallel, std::span<const float> rows,
-                                  std::uint64_t count, unsigned threads) {
+                                  std::uint64_t count, unsigned threads, std::uint64_t first_row) {
     if (threads < 2) return {false, "auto: one thread, the two are the same"};
     if (count < inference_timing_rows(threads)) return {false, "auto: too few rows to time"};
     std::vector<float> streams_out, parallel_out;
-    const double s = time_mode(streams, rows, count, threads, false, streams_out);
-    const double p = time_mode(parallel, rows, count, threads, true, parallel_out);
+    const double s = time_mode(streams, rows, count, threads, false, first_row, streams_out);
+    const double p = time_mode(parallel, rows, count, threads, true, first_row, parallel_out);
     const double streams_rate = double(count) / std::max(s, 1e-9), parallel_rate = double(count) / std::max(p, 1e-9);
     if (parallel_rate <= streams_rate) {
         return {false, fmt::format("auto: {} rows/s against {} in parallel", rate(streams_rate), rate(parallel_rate))};

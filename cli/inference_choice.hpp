@@ -18,9 +18,10 @@ struct inference_choice {
     std::string reason;  // for the summary: "auto: 41.2k rows/s against 38.0k in parallel"
 };
 
-// rows: preprocessed network inputs (count of them) to time on; threads: the job's.
+// rows: preprocessed network inputs (count of them) to time on, the first being the job's
+// row first_row (for messages); threads: the job's.
 inference_choice choose_inference(const network& streams, const network& parallel, std::span<const float> rows,
-                                  std::uint64_t count, unsigned threads);
+                                  std::uint64_t count, unsigned threads, std::uint64_t first_row);
 
 // How many rows choose_inference needs to time both ways fairly; fewer and it keeps streams.
 std::uint64_t inference_timing_rows(unsigned threads);

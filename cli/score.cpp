@@ -226,28 +226,33 @@ int run_score(score_options& o) {
         memory.check(o.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads");
     });
 
-    std::string inference_text = parallel ? "parallel" : "streams";
-    if (other) {
-        const auto share = ranks.share(input.rows());
-        const std::uint64_t count = std::min(share.end - share.begin, inference_timing_rows(threads));
-        std::vector<std::byte> raw;
-        preprocess_plan::scratch scratch;
-        const auto rows = count ? plan.run(input.read_rows(share.begin, count, raw), count, scratch)
-                                : std::span<const std::byte>{};
-        const auto choice = choose_inference(
-            *net, *other, {reinterpret_cast<const float*>(rows.data()), count * net->input_values()}, count, threads);
-        if (choice.parallel) std::swap(chosen, other);
-        other.reset();
-        net = chosen.get();
-        parallel = choice.parallel;
-        inference_text = fmt::format("{} ({})", parallel ? "parallel" : "streams", choice.reason);
-    }
-
     resumable_output output(o.output, o.output_as == output_kind::argmax ? dtype::int64 : dtype::float32, out_shape,
                             fingerprint, o.output_to, ranks);
     if (output.already_complete()) {
         if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", printable_path(o.output));
         return 0;
+    }
+    // --inference auto: both ways timed on this rank's first rows, once the job is known to
+    // need running; a failure there (a bad row) is every rank's.
+    std::string inference_text = parallel ? "parallel" : "streams";
+    if (other) {
+        ranks.agree([&] {
+            const auto share = ranks.share(input.rows());
+            const std::uint64_t count = std::min(share.end - share.begin, inference_timing_rows(threads));
+            std::vector<std::byte> raw;
+            preprocess_plan::scratch scratch;
+            const auto rows = count ? plan.run(input.read_rows(share.begin, count, raw), count, scratch)
+                                    : std::span<const std::byte>{};
+            const auto choice =
+                choose_inference(*net, *other, {reinterpret_cast<const float*>(rows.data()), count * net->input_values()},
+                                 count, threads, share.begin);
+            if (choice.parallel) std::swap(chosen, other);
+            other.reset();
+            net = chosen.get();
+            chosen->release_plans();  // those of the threads that timed it
+            parallel = choice.parallel;
+            inference_text = fmt::format("{} ({})", parallel ? "parallel" : "streams", choice.reason);
+        });
     }
     // Predictions matching --labels, over every row written so far (a resumed job's too).
     const std::uint64_t rows_before = output.first_row() - ranks.share(input.rows()).begin;

@@ -36,8 +36,8 @@ std::uint64_t shared_weights::bytes() const {
 }
 
 lowering_context::lowering_context(const dnnl::engine& engine, dnnl::stream& stream, shared_weights& weights,
-                                   std::size_t rows, weight_layout layout)
-    : engine_(engine), stream_(stream), weights_(weights), rows_(rows), layout_(layout) {}
+                                   std::size_t rows, weight_layout layout, bool measuring)
+    : engine_(engine), stream_(stream), weights_(weights), rows_(rows), layout_(layout), measuring_(measuring) {}
 
 dnnl::memory::desc lowering_context::plain_desc(const tensor_shape& shape) const {
     std::vector<std::uint64_t> dims{rows_};
@@ -121,8 +121,15 @@ dnnl::memory lowering_context::new_memory(const dnnl::memory::desc& desc) {
         if (!b.in_use && b.bytes >= bytes && (!best || b.bytes < best->bytes)) best = &b;
     }
     if (!best) {
-        owned_.push_back(allocate(bytes));
-        blocks_.push_back({static_cast<std::byte*>(owned_.back().get()), bytes, false, 0});
+        std::byte* data = nullptr;
+        if (measuring_) {  // an address only, never read or written
+            data = reinterpret_cast<std::byte*>(next_measured_);
+            next_measured_ += (bytes + 63) / 64 * 64 + 64;
+        } else {
+            owned_.push_back(allocate(bytes));
+            data = static_cast<std::byte*>(owned_.back().get());
+        }
+        blocks_.push_back({data, bytes, false, 0});
         best = &blocks_.back();
     }
     best->in_use = true;
@@ -132,9 +139,9 @@ dnnl::memory lowering_context::new_memory(const dnnl::memory::desc& desc) {
 
 void lowering_context::end_node(const node& n) {
     if (n.index < values_.size() && values_[n.index].memory) {
-        const auto* out = static_cast<const std::byte*>(values_[n.index].memory.get_data_handle());
+        const void* out = values_[n.index].memory.get_data_handle();
         for (auto& b : blocks_) {
-            if (b.in_use && out >= b.data && out < b.data + b.bytes) {
+            if (b.in_use && b.holds(out)) {
                 b.free_after = std::max(b.free_after, n.index < last_use_.size() ? last_use_[n.index]
                                                                                   : std::numeric_limits<std::size_t>::max());
             }
@@ -152,7 +159,7 @@ std::uint64_t lowering_context::buffer_bytes() const {
 }
 
 std::vector<plan_step> lowering_context::take_steps() {
-    if (scratchpad_bytes_ > 0) {
+    if (scratchpad_bytes_ > 0 && !measuring_) {
         owned_.push_back(allocate(scratchpad_bytes_));
         for (auto& m : scratchpads_) m.set_data_handle(owned_.back().get());
     }
@@ -224,6 +231,7 @@ dnnl::memory lowering_context::constant(const bound_tensor& t, const dnnl::memor
 
 dnnl::memory lowering_context::weights(const node& n, const std::string& role, const dnnl::memory::desc& user,
                                        const dnnl::memory::desc& want) {
+    if (measuring_) return dnnl::memory(want, engine_, nullptr);
     return weights_.get(fmt::format("{}/{}", n.index, role), constant(n.params.at(role), user), want, engine_, stream_);
 }
 

@@ -77,8 +77,10 @@ private:
 
 class lowering_context {
 public:
+    // measuring: build the plan's primitives to learn what its buffers take (buffer_bytes),
+    // allocating nothing and reordering no weights; such a plan must never run.
     lowering_context(const dnnl::engine& engine, dnnl::stream& stream, shared_weights& weights, std::size_t rows,
-                     weight_layout layout);
+                     weight_layout layout, bool measuring = false);
 
     const dnnl::engine& engine() const { return engine_; }
     std::size_t rows() const { return rows_; }
@@ -144,7 +146,13 @@ private:
         std::size_t bytes;
         bool in_use;
         std::size_t free_after;  // the node after which it is free again
+        bool holds(const void* p) const {
+            const auto a = reinterpret_cast<std::uintptr_t>(p), start = reinterpret_cast<std::uintptr_t>(data);
+            return a >= start && a < start + bytes;
+        }
     };
+    bool measuring_;
+    std::uintptr_t next_measured_ = std::uintptr_t{1} << 20;  // where measured blocks seem to lie
     std::vector<block> blocks_;
     std::vector<std::shared_ptr<void>> owned_;
     std::vector<std::size_t> last_use_;

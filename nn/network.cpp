@@ -94,7 +94,11 @@ struct network::impl {
     mutable std::unordered_map<std::thread::id, std::unique_ptr<thread_state>> threads;
 
     void make_nodes();
+    // Lowers every node into ctx and returns the model's output in the plain view.
+    dnnl::memory lower(lowering_context& ctx) const;
     batch_plan build(thread_state& t, std::size_t rows) const;
+    mutable std::once_flag plan_bytes_measured;
+    mutable std::uint64_t plan_bytes = 0;  // one thread's buffers
 };
 
 // One node per layer, except where a layer joins the node before it: a batchnorm folded into
@@ -201,20 +205,18 @@ std::uint64_t network::weight_bytes() const {
     return bytes;
 }
 
-// The most the nodes' outputs hold at once, as the plan reuses their buffers (each is free
-// after its last reader), plus the largest again for a reorder between formats.
+// What one thread's plan allocates (activations, reorders, the scratchpad, the padded tail),
+// learnt by building its primitives without allocating them.
 std::uint64_t network::activation_bytes() const {
     const auto& m = *impl_;
-    std::uint64_t live = 0, peak = 0, largest = 0;
-    for (const auto& n : m.nodes) {
-        live += element_count(n.out);
-        largest = std::max(largest, element_count(n.out));
-        peak = std::max(peak, live);
-        for (const auto& earlier : m.nodes) {
-            if (earlier.index <= n.index && m.last_use[earlier.index] == n.index) live -= element_count(earlier.out);
-        }
-    }
-    return (m.in_values + peak + largest) * micro_batch_rows * sizeof(float);
+    std::call_once(m.plan_bytes_measured, [&] {
+        dnnl::stream stream(m.engine);
+        lowering_context ctx(m.engine, stream, m.weights, micro_batch_rows, m.model.layout, true);
+        (void)m.lower(ctx);
+        (void)ctx.take_steps();
+        m.plan_bytes = ctx.buffer_bytes() + 2 * micro_batch_rows * (m.in_values + m.out_values) * sizeof(float);
+    });
+    return m.plan_bytes;
 }
 
 std::string network::largest_activation() const {
@@ -243,8 +245,7 @@ double network::flops_per_sample() const {
     return flops;
 }
 
-batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
-    lowering_context ctx(engine, t.stream, weights, rows, model.layout);
+dnnl::memory network::impl::lower(lowering_context& ctx) const {
     ctx.set_input(dnnl::memory(ctx.plain_desc(model.input), engine, nullptr), false);
     ctx.set_last_uses(last_use);
     for (const auto& n : nodes) {
@@ -252,11 +253,15 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
         descriptor(n.layer->spec.kind).lower(ctx, n);
         ctx.end_node(n);
     }
+    return ctx.plain_value(output_node, model.layers.back().out);
+}
 
+batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
+    lowering_context ctx(engine, t.stream, weights, rows, model.layout);
     // The result as (rows, sample) in plain order, written straight into the caller's
     // buffer by the last step where that step's output already is those bytes.
+    const dnnl::memory result = lower(ctx);
     const tensor_shape& out_shape = model.layers.back().out;
-    const dnnl::memory result = ctx.plain_value(output_node, out_shape);
     const dnnl::memory output(ctx.plain_desc(out_shape), engine, nullptr);
     batch_plan plan;
     plan.steps = ctx.take_steps();
@@ -286,6 +291,11 @@ batch_plan network::impl::build(thread_state& t, std::size_t rows) const {
     return plan;
 }
 
+void network::release_plans() {
+    const std::lock_guard lock(impl_->threads_mutex);
+    impl_->threads.clear();
+}
+
 std::size_t network::run(std::span<const float> src, std::size_t rows, std::span<float> dst,
                          std::uint64_t first_row) const {
     auto& m = *impl_;
@@ -308,9 +318,9 @@ std::size_t network::run(std::span<const float> src, std::size_t rows, std::span
         try {
             t->plan = m.build(*t, micro_batch_rows);
         } catch (const dnnl::error& e) {
-            throw error(fmt::format("oneDNN cannot build the network: {} (each thread's activations need {:.3g} GB "
-                                    "for a micro-batch; the largest: {})",
-                                    e.what(), double(activation_bytes()) / 1e9, largest_activation()));
+            throw error(fmt::format("oneDNN cannot build the network: {} (the largest activation: {}, for each of "
+                                    "{} rows)",
+                                    e.what(), largest_activation(), micro_batch_rows));
         }
     }
     batch_plan& plan = *t->plan;

@@ -36,8 +36,9 @@ public:
     double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
 
     // Memory, for the guard that refuses a job before it starts: the weights (held twice at
-    // most: as bound, and reordered once for every thread), and each thread's activations for
-    // one micro-batch, every layer's output being kept by its primitive.
+    // most: as bound, and reordered once for every thread), and what each thread's plan
+    // allocates for a micro-batch (activations, reorders, scratchpad), measured by building
+    // its primitives once without their buffers. Throws if oneDNN cannot build them.
     std::uint64_t weight_bytes() const;
     std::uint64_t activation_bytes() const;
     // The layer with the largest output: "layer 0 (conv2d+batchnorm+relu), (16, 4030, 4030) a row".
@@ -52,6 +53,9 @@ public:
     // first_row: the job's index of src's first row, for messages (an embedding's bad id).
     std::size_t run(std::span<const float> src, std::size_t rows, std::span<float> dst,
                     std::uint64_t first_row = 0) const;
+    // Drops every thread's primitives and activations (rebuilt at its next run): after a
+    // calibration whose threads will not run the network again. Not while run() runs.
+    void release_plans();
 
     struct impl;
 

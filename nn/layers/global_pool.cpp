@@ -1,12 +1,15 @@
 // global_avgpool1d/2d (Keras: global_average_pooling1d/2d): the mean over the spatial axes,
 // giving a flat (C) sample, as PyTorch's AdaptiveAvgPool + flatten and Keras's layer do.
+#include "io/error.hpp"
 #include "nn/layer_lowering.hpp"
 #include "nn/layers/window.hpp"
 
 namespace npyflow {
 namespace {
 
-void parse_global(option_reader& r, layer_spec&) { r.ignore({"keepdims"}); }
+void parse_global(option_reader& r, layer_spec&) {
+    if (r.boolean({"keepdims"}).value_or(false)) throw error("'keepdims' true is not supported: the output is (C)");
+}
 
 template <std::size_t rank>
 bool bind_global(binding_context& ctx, bound_layer& b) {

@@ -15,7 +15,9 @@ void parse_pool(option_reader& r, layer_spec& l) {
     if (l.kind == layer_kind::avgpool1d || l.kind == layer_kind::avgpool2d) {
         l.count_include_pad = r.boolean({"count_include_pad"});
     }
-    r.ignore({"ceil_mode"});
+    if (r.boolean({"ceil_mode"}).value_or(false)) {
+        throw error("'ceil_mode' true is not supported: npyflow's windows use floor mode, PyTorch's default");
+    }
 }
 
 template <std::size_t rank>

@@ -1,11 +1,27 @@
 // flatten (every per-sample axis into one, in the layout's order: C,H,W for torch and H,W,C
 // for keras, as each framework flattens) and dropout (the identity at inference).
+#include <fmt/format.h>
+
+#include "io/error.hpp"
 #include "nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {
 
-void parse_flatten(option_reader& r, layer_spec&) { r.ignore({"data_format"}); }
+// PyTorch's nn.Flatten() from dim 1 to the end, Keras's Flatten() channels last: the only
+// orders npyflow flattens in, so others are refused rather than flattened in the wrong order.
+void parse_flatten(option_reader& r, layer_spec&) {
+    if (const nlohmann::json* v = r.take({"data_format"}); v && *v != "channels_last") {
+        throw error(fmt::format("'data_format' {}: npyflow flattens the layout's own order (keras: channels_last)",
+                                v->dump()));
+    }
+    if (const auto start = r.integer({"start_dim"}); start && *start != 1) {
+        throw error(fmt::format("'start_dim' {}: npyflow flattens every per-sample axis (start_dim 1)", *start));
+    }
+    if (const auto end = r.integer({"end_dim"}); end && *end != -1) {
+        throw error(fmt::format("'end_dim' {}: npyflow flattens every per-sample axis (end_dim -1)", *end));
+    }
+}
 void parse_dropout(option_reader& r, layer_spec&) { r.ignore({"p", "rate", "inplace"}); }
 
 bool bind_flatten(binding_context& ctx, bound_layer& b) {

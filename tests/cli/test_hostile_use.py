@@ -486,7 +486,7 @@ def test_memory_guard(tmp, img):
     r = run("score", img, "-o", out, "--model", path, "--weights", CNN[3], "--threads", "2")
     refused("conv padding 2000", r, "the job would need about ")
     check("activations (64 rows a thread; the largest: layer 0 (conv2d), (16, 4026, 4026) a row)" in r.stderr
-          and "132.8 GB" in r.stderr, f"the memory figure does not name the layer: {r.stderr!r}")
+          and "66.4 GB" in r.stderr, f"the memory figure does not name the layer: {r.stderr!r}")
     refused("--max-memory 1MB", run("score", img, "-o", out, *MLP, "--max-memory", "1MB"),
             "more than --max-memory (1 MB); lower --batch, --prefetch or --threads")
     refused("preprocess --max-memory 1MB", run("preprocess", img, "-o", out, "--spec", SPEC, "--max-memory", "1MB"),

@@ -76,6 +76,14 @@ TEST_CASE("nn.graph.errors_name_the_layers", "[nn]") {
     refused(chain(R"({"type": "transformer_encoder", "name": "t", "nhead": 2})", "[5, 4]", "keras"),
             R"(layers[0] (transformer_encoder "t"): is PyTorch's nn.TransformerEncoderLayer; use "layout": "torch")");
     refused(chain(R"({"type": "transformer_encoder", "name": "t"})", "[5, 4]"), "needs 'nhead'");
+    refused(chain(R"({"type": "maxpool2d", "kernel_size": 2, "ceil_mode": true})", "[1, 7, 7]"),
+            "'ceil_mode' true is not supported: npyflow's windows use floor mode, PyTorch's default");
+    refused(chain(R"({"type": "flatten", "data_format": "channels_first"})", "[7, 7, 1]", "keras"),
+            R"('data_format' "channels_first": npyflow flattens the layout's own order (keras: channels_last))");
+    refused(chain(R"({"type": "flatten", "start_dim": 2})", "[1, 7, 7]"),
+            "'start_dim' 2: npyflow flattens every per-sample axis (start_dim 1)");
+    refused(chain(R"({"type": "global_avgpool2d", "keepdims": true})", "[1, 7, 7]"),
+            "'keepdims' true is not supported: the output is (C)");
     refused(chain(R"({"type": "transformer_encoder", "name": "t", "nhead": 2, "activation": "tanh"})", "[5, 4]"),
             R"('activation' must be "relu" or "gelu", got "tanh")");
 }
