@@ -118,8 +118,14 @@ std::vector<std::uint64_t> spatial_of(const std::vector<std::uint64_t>& shape, w
 std::vector<std::uint64_t> with_channels(std::uint64_t channels, const std::vector<std::uint64_t>& spatial,
                                          weight_layout layout);
 double zero_flops(const bound_layer&);
+// The product of sizes from a spec, UINT64_MAX where it overflows: what a flat weight vector
+// is asked for, so that absurd sizes are refused rather than wrapped round to a small slice.
+std::uint64_t saturating_product(std::initializer_list<std::uint64_t> sizes);
 // A layer output that could not be held even for one row (its size overflows, or passes
 // 2^40 values) is refused before the memory guard multiplies it out.
 bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shape);
+// The input size the spec states, if it does, against the one the layer gets ("'in_features'
+// is 99, but its input gives 3").
+bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key);
 
 }  // namespace npyflow

@@ -1,4 +1,5 @@
 #include <array>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -65,6 +66,14 @@ std::vector<std::uint64_t> with_channels(std::uint64_t channels, const std::vect
 
 double zero_flops(const bound_layer&) { return 0; }
 
+std::uint64_t saturating_product(std::initializer_list<std::uint64_t> sizes) {
+    std::uint64_t n = 1;
+    for (auto d : sizes) {
+        if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<std::uint64_t>::max();
+    }
+    return n;
+}
+
 bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shape) {
     std::uint64_t values = 1;
     for (auto d : shape) {
@@ -73,6 +82,12 @@ bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shap
         }
     }
     return true;
+}
+
+bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key) {
+    if (!layer.spec.in_features || *layer.spec.in_features == actual) return true;
+    return ctx.problem(fmt::format("'{}' is {}, but its input {} gives {}", key, *layer.spec.in_features,
+                                   format_shape(layer.in[0]), actual));
 }
 
 }  // namespace npyflow

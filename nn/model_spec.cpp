@@ -65,10 +65,10 @@ layer_spec parse_layer(const json& j, std::size_t index, weight_layout layout) {
         }
         if (j.contains("inputs")) l.inputs = parse_inputs(j["inputs"]);
         if (const std::size_t n = l.inputs.empty() ? 1 : l.inputs.size(); n < d->min_inputs || n > d->max_inputs) {
-            throw error(d->min_inputs == d->max_inputs
-                            ? fmt::format("takes {} input{}, 'inputs' names {}", d->min_inputs,
-                                          d->min_inputs == 1 ? "" : "s", n)
-                            : fmt::format("takes at least {} inputs: name them in 'inputs'", d->min_inputs));
+            throw error(d->min_inputs == d->max_inputs ? fmt::format("takes {} input{}, 'inputs' names {}", d->min_inputs,
+                                                                     d->min_inputs == 1 ? "" : "s", n)
+                        : n < d->min_inputs ? fmt::format("takes at least {} inputs: name them in 'inputs'", d->min_inputs)
+                                            : fmt::format("takes at most {} inputs, 'inputs' names {}", d->max_inputs, n));
         }
         if (j.contains("params")) {
             const json& v = j["params"];

@@ -47,6 +47,9 @@ struct layer_spec {
     // linear, conv, embedding, lstm, gru: out_features / units / out_channels / filters /
     // embedding_dim / hidden_size
     std::optional<std::uint64_t> out_features;
+    // The input size the spec states (in_features, in_channels, input_size, d_model,
+    // num_features), checked against the input the layer gets.
+    std::optional<std::uint64_t> in_features;
     bool bias = true;
     // conv and pooling, one value per spatial axis (conv1d: 1, conv2d: 2)
     std::vector<std::uint64_t> kernel_size, stride, dilation, pad;  // kernel_size and stride: empty = inferred

@@ -42,10 +42,18 @@ static const char* present(const json& layer, std::initializer_list<const char*>
     return *keys.begin();
 }
 
+// Sizes above this are refused: far past any layer's, and small enough that the products of
+// a few (gates x hidden x in) cannot overflow.
+constexpr std::uint64_t max_size_value = std::uint64_t{1} << 32;
+
 std::optional<std::uint64_t> option_reader::positive(std::initializer_list<const char*> keys) {
     const json* v = take(keys);
     if (!v) return std::nullopt;
-    return whole(*v, present(layer_, keys), false);
+    const std::uint64_t n = whole(*v, present(layer_, keys), false);
+    if (n > max_size_value) {
+        throw error(fmt::format("'{}' is {}, more than the {} npyflow accepts", present(layer_, keys), n, max_size_value));
+    }
+    return n;
 }
 
 std::optional<bool> option_reader::boolean(std::initializer_list<const char*> keys) {

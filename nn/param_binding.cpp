@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -104,7 +105,10 @@ public:
             b.inputs = layer.sources;
             for (const int s : layer.sources) b.in.push_back(s < 0 ? model.input : model.layers[std::size_t(s)].out);
             current_ = &b;
+            asked_.clear();
+            const std::size_t problems_before = problems_.size();
             const bool known = descriptor(layer.kind).bind(*this, b);
+            if (known && problems_.size() == problems_before) check_param_roles(b);
             model.layers.push_back(std::move(b));
             if (!known) break;  // its output's shape is unknown: later layers cannot be checked
         }
@@ -131,6 +135,8 @@ public:
     std::optional<bound_tensor> fetch(const std::string& role, const std::string& framework_role,
                                       std::uint64_t flat_values) override {
         const auto& s = current_->spec;
+        asked_.push_back(framework_role);
+        if (role != framework_role) asked_.push_back(role);
         std::string name;
         if (auto it = s.params.find(framework_role); it != s.params.end()) {
             name = it->second;
@@ -198,16 +204,31 @@ public:
     }
 
 private:
+    // A "params" role the layer never asked for would name an array that is then not used.
+    void check_param_roles(const bound_layer& b) {
+        for (const auto& [role, array] : b.spec.params) {
+            if (std::find(asked_.begin(), asked_.end(), role) == asked_.end()) {
+                problem(asked_.empty() ? fmt::format("'params.{}': this layer takes no arrays", role)
+                                       : fmt::format("'params.{}' is not one of this layer's arrays (it takes: {})", role,
+                                                     fmt::join(asked_, ", ")));
+            }
+        }
+    }
+
     std::optional<bound_tensor> take_flat(const std::string& role, std::uint64_t n) {
         const npy_array& flat = *weights_.flat();
         if (n == 0) {
             problem("a flat weight vector needs every size given in the spec (out_features, out_channels, "
-                    "kernel_size, hidden_size, ...)");
+                    "kernel_size, num_embeddings and embedding_dim, dim_feedforward)");
             return std::nullopt;
         }
-        if (flat_offset_ + n > flat.rows()) {
-            problem(fmt::format("the flat weight vector ends after {} values, but '{}' needs {} more", flat.rows(), role,
-                                flat_offset_ + n - flat.rows()));
+        if (n > flat.rows() - flat_offset_) {  // flat_offset_ <= rows always; n may be a saturated size
+            problem(n == std::numeric_limits<std::uint64_t>::max()
+                        ? fmt::format("'{}' would need more values than a flat weight vector can hold; check the "
+                                      "sizes in the spec",
+                                      role)
+                        : fmt::format("the flat weight vector ends after {} values, but '{}' needs {} more",
+                                      flat.rows(), role, n - (flat.rows() - flat_offset_)));
             return std::nullopt;
         }
         if (!flat_values_) flat_values_ = to_float(flat, weights_.where());  // once, not per slice
@@ -245,6 +266,7 @@ private:
     const weight_source& weights_;
     bool strict_;
     bound_layer* current_ = nullptr;  // the layer being bound, for problem()
+    std::vector<std::string> asked_;  // the roles it has fetched, in both frameworks' names
     bool positional_ = false;  // arr_0, arr_1, ...
     bool sequential_ = false;  // bound by position or offset rather than by name
     std::optional<bound_tensor> flat_values_;  // the flat vector as float32

@@ -15,12 +15,14 @@ namespace {
 
 void parse_batchnorm(option_reader& r, layer_spec& l) {
     l.eps = r.number({"eps", "epsilon"}, 0);
-    r.ignore({"momentum", "num_features"});  // training only; checked against the weights
+    r.ignore({"momentum"});  // training only
+    l.in_features = r.positive({"num_features"});
 }
 
 bool bind_batchnorm(binding_context& ctx, bound_layer& b) {
     const bool torch = ctx.torch();
     const std::uint64_t c = channels_of(b.in[0], ctx.layout());
+    if (!check_stated_input(ctx, b, c, "num_features")) return false;
     b.eps = b.spec.eps.value_or(torch ? 1e-5 : 1e-3);
     const std::pair<const char*, const char*> roles[] = {{"weight", torch ? "weight" : "gamma"},
                                                          {"bias", torch ? "bias" : "beta"},

@@ -12,7 +12,7 @@ namespace {
 template <std::size_t rank>
 void parse_conv(option_reader& r, layer_spec& l) {
     l.out_features = r.positive({"out_channels", "filters"});
-    r.ignore({"in_channels"});  // checked against the weights
+    l.in_features = r.positive({"in_channels"});
     parse_window(r, l, rank, false);
     if (auto g = r.positive({"groups"})) l.groups = *g;
     if (auto b = r.boolean({"bias", "use_bias"})) l.bias = *b;
@@ -25,10 +25,14 @@ bool bind_conv(binding_context& ctx, bound_layer& b) {
     const bool torch = ctx.torch();
     const std::uint64_t c = channels_of(b.in[0], ctx.layout());
     const auto spatial = spatial_of(b.in[0], ctx.layout());
+    if (!check_stated_input(ctx, b, c, "in_channels")) return false;
     if (c % s.groups != 0) return ctx.problem(fmt::format("{} input channels do not split into {} groups", c, s.groups));
     const std::uint64_t cg = c / s.groups;
     std::uint64_t flat_values = 0;
-    if (s.out_features && !s.kernel_size.empty()) flat_values = *s.out_features * cg * element_count(s.kernel_size);
+    if (s.out_features && !s.kernel_size.empty()) {
+        flat_values = saturating_product({*s.out_features, cg});
+        for (auto k : s.kernel_size) flat_values = saturating_product({flat_values, k});
+    }
     auto weight = ctx.fetch("weight", torch ? "weight" : "kernel", flat_values);
     if (!weight) return false;
     std::uint64_t out = s.out_features.value_or(0);

@@ -14,10 +14,17 @@
 namespace npyflow {
 namespace {
 
+// The largest id a float32 holds exactly with every id below it: 2^24.
+constexpr std::uint64_t max_exact_id = std::uint64_t{1} << 24;
+
 void parse_embedding(option_reader& r, layer_spec& l) {
     l.num_embeddings = r.positive({"num_embeddings", "input_dim"});
     l.out_features = r.positive({"embedding_dim", "output_dim"});
     r.ignore({"padding_idx", "input_length"});  // training only; a shape the input gives
+    if (l.num_embeddings && *l.num_embeddings > max_exact_id + 1) {
+        throw error(fmt::format("'num_embeddings' is {}: ids past 2^24 do not survive the float32 input exactly",
+                                *l.num_embeddings));
+    }
     if (r.boolean({"mask_zero"}).value_or(false)) {
         throw error("'mask_zero' true: npyflow does not mask time steps; the layers after it would see id 0's row");
     }
@@ -25,7 +32,7 @@ void parse_embedding(option_reader& r, layer_spec& l) {
 
 bool bind_embedding(binding_context& ctx, bound_layer& b) {
     const auto& s = b.spec;
-    std::uint64_t flat_values = s.num_embeddings && s.out_features ? *s.num_embeddings * *s.out_features : 0;
+    std::uint64_t flat_values = s.num_embeddings && s.out_features ? saturating_product({*s.num_embeddings, *s.out_features}) : 0;
     auto table = ctx.fetch("weight", ctx.torch() ? "weight" : "embeddings", flat_values);
     if (!table) return false;
     std::uint64_t n = s.num_embeddings.value_or(0), d = s.out_features.value_or(0);
@@ -35,6 +42,10 @@ bool bind_embedding(binding_context& ctx, bound_layer& b) {
     }
     if (!n || !d) return ctx.problem(fmt::format("array '{}' must be 2-D (num_embeddings, embedding_dim)", table->source));
     if (!ctx.check_shape(*table, {n, d}, "(num_embeddings, embedding_dim)")) return false;
+    if (n > max_exact_id + 1) {
+        return ctx.problem(fmt::format("array '{}' has {} rows: ids past 2^24 do not survive the float32 input exactly",
+                                       table->source, n));
+    }
     table->shape = {n, d};
     b.params["weight"] = *table;
     b.out = b.in[0];

@@ -10,7 +10,7 @@ namespace {
 
 void parse_linear(option_reader& r, layer_spec& l) {
     l.out_features = r.positive({"out_features", "units"});
-    r.ignore({"in_features"});  // checked against the weights
+    l.in_features = r.positive({"in_features"});
     if (auto b = r.boolean({"bias", "use_bias"})) l.bias = *b;
 }
 
@@ -23,12 +23,13 @@ bool bind_linear(binding_context& ctx, bound_layer& b) {
     }
     const bool torch = ctx.torch();
     const std::uint64_t in = x.back();
+    if (!check_stated_input(ctx, b, in, "in_features")) return false;
     auto with_out = [&](std::uint64_t out) {
         tensor_shape y = x;
         y.back() = out;
         return y;
     };
-    auto weight = ctx.fetch("weight", torch ? "weight" : "kernel", s.out_features ? in * *s.out_features : 0);
+    auto weight = ctx.fetch("weight", torch ? "weight" : "kernel", s.out_features ? saturating_product({in, *s.out_features}) : 0);
     if (!weight) {
         // With out_features given, later layers can still be checked.
         if (s.out_features) b.out = with_out(*s.out_features);

@@ -25,6 +25,13 @@ bool bind_pool(binding_context& ctx, bound_layer& b) {
     if (!check_spatial_input(ctx, b, rank)) return false;
     b.kernel = b.spec.kernel_size;
     b.stride = b.spec.stride.empty() ? b.kernel : b.spec.stride;
+    // PyTorch's rule: a window past this would cover only padding, and give no value it could.
+    for (std::size_t a = 0; b.spec.padding == layer_spec::padding_mode::explicit_ && a < rank; ++a) {
+        if (b.spec.pad[a] > b.kernel[a] / 2) {
+            return ctx.problem(fmt::format("'padding' {} is more than half the kernel {}, as PyTorch refuses too",
+                                           format_shape(b.spec.pad), format_shape(b.kernel)));
+        }
+    }
     const auto out = slide_window(ctx, b, spatial_of(b.in[0], ctx.layout()));
     if (!out) return false;
     b.out = with_channels(channels_of(b.in[0], ctx.layout()), *out, ctx.layout());

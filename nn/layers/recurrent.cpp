@@ -28,7 +28,7 @@ std::uint64_t gates(const layer_spec& s) { return is_lstm(s) ? 4 : 3; }
 std::uint64_t directions(const layer_spec& s) { return s.bidirectional ? 2 : 1; }
 
 void parse_recurrent(option_reader& r, layer_spec& l) {
-    r.ignore({"input_size"});  // checked against the input
+    l.in_features = r.positive({"input_size"});
     l.out_features = r.positive({"hidden_size", "units"});
     if (!l.out_features) throw error(r.keras() ? "needs 'units'" : "needs 'hidden_size'");
     if (auto n = r.positive({"num_layers"})) l.num_layers = *n;
@@ -94,6 +94,7 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
     if (x.size() != 2) {
         return ctx.problem(fmt::format("needs (T, features) input, got {}", format_shape(x)));
     }
+    if (!check_stated_input(ctx, b, x[1], "input_size")) return false;
     const bool torch = ctx.torch();
     const std::uint64_t h = *s.out_features, g = gates(s), dirs = directions(s), t = x[0];
     const auto order = gate_order(s, torch);
@@ -101,12 +102,14 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
     std::uint64_t in = x[1];
     bool ok = true;
     for (std::uint64_t layer = 0; layer < s.num_layers; ++layer) {
-        std::vector<float> w_layer(dirs * in * g * h), w_iter(dirs * h * g * h), bias(dirs * bias_gates * h, 0.0f);
+        // Every array of the layer fetched and its shape checked before anything is allocated
+        // for it: the sizes are then those of arrays that exist.
+        std::vector<direction_arrays> found(dirs);
         for (std::uint64_t d = 0; d < dirs; ++d) {
             const std::string suffix = torch ? fmt::format("_l{}{}", layer, d ? "_reverse" : "") : "";
             const char* what = torch ? "(gates*hidden, in)" : "(in, gates*hidden)";
-            auto wi = ctx.fetch("weight_ih" + suffix, torch ? "weight_ih" + suffix : "kernel", in * g * h);
-            auto wh = ctx.fetch("weight_hh" + suffix, torch ? "weight_hh" + suffix : "recurrent_kernel", h * g * h);
+            auto wi = ctx.fetch("weight_ih" + suffix, torch ? "weight_ih" + suffix : "kernel", saturating_product({in, g, h}));
+            auto wh = ctx.fetch("weight_hh" + suffix, torch ? "weight_hh" + suffix : "recurrent_kernel", saturating_product({h, g, h}));
             const std::vector<std::uint64_t> wi_shape = torch ? tensor_shape{g * h, in} : tensor_shape{in, g * h};
             const std::vector<std::uint64_t> wh_shape = torch ? tensor_shape{g * h, h} : tensor_shape{h, g * h};
             ok = wi && ctx.check_shape(*wi, wi_shape, what,
@@ -115,45 +118,47 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
                                                     : "looks like PyTorch (gates*hidden, in); set \"layout\": \"torch\"")
                                            : "") && ok;
             ok = wh && ctx.check_shape(*wh, wh_shape, torch ? "(gates*hidden, hidden)" : "(hidden, gates*hidden)") && ok;
-            if (wi && wh && ok) {
-                place_weights(*wi, torch, order, in, h, w_layer.data() + d * in * g * h);
-                place_weights(*wh, torch, order, h, h, w_iter.data() + d * h * g * h);
-            }
+            if (wi) found[d].input = *wi;
+            if (wh) found[d].recurrent = *wh;
             if (!s.bias) continue;
-            float* db = bias.data() + d * bias_gates * h;
             if (torch) {
-                auto bi = ctx.fetch("bias_ih" + suffix, "bias_ih" + suffix, g * h);
-                auto bh = ctx.fetch("bias_hh" + suffix, "bias_hh" + suffix, g * h);
+                auto bi = ctx.fetch("bias_ih" + suffix, "bias_ih" + suffix, saturating_product({g, h}));
+                auto bh = ctx.fetch("bias_hh" + suffix, "bias_hh" + suffix, saturating_product({g, h}));
                 ok = bi && ctx.check_shape(*bi, {g * h}, "(gates*hidden,)") && ok;
                 ok = bh && ctx.check_shape(*bh, {g * h}, "(gates*hidden,)") && ok;
-                if (!ok) continue;
-                for (std::uint64_t gate = 0; gate < g; ++gate) {
-                    for (std::uint64_t k = 0; k < h; ++k) {
-                        const std::uint64_t src = order[gate] * h + k;
-                        // The candidate's recurrence bias stays apart in the linear-before-reset form.
-                        const bool apart = linear_before_reset(s) && gate == 2;
-                        db[gate * h + k] = bi->values[src] + (apart ? 0.0f : bh->values[src]);
-                        if (apart) db[3 * h + k] = bh->values[src];
-                    }
-                }
+                found[d].input_bias = bi;
+                found[d].recurrent_bias = bh;
             } else {
                 const bool two_rows = linear_before_reset(s);
-                auto bk = ctx.fetch("bias", "bias", (two_rows ? 2 : 1) * g * h);
+                auto bk = ctx.fetch("bias", "bias", saturating_product({two_rows ? 2u : 1u, g, h}));
                 const tensor_shape want = two_rows ? tensor_shape{2, g * h} : tensor_shape{g * h};
                 ok = bk && ctx.check_shape(*bk, want, two_rows ? "(2, gates*hidden): reset_after" : "(gates*hidden,)",
                                            two_rows && bk->shape == tensor_shape{g * h}
                                                ? "a one-row bias is a gru with \"reset_after\": false"
                                                : "") && ok;
-                if (!ok) continue;
-                for (std::uint64_t gate = 0; gate < g; ++gate) {
-                    for (std::uint64_t k = 0; k < h; ++k) {
-                        const std::uint64_t src = order[gate] * h + k;
-                        const float input_part = bk->values[src];
-                        const float recurrent_part = two_rows ? bk->values[g * h + src] : 0.0f;
-                        const bool apart = two_rows && gate == 2;
-                        db[gate * h + k] = input_part + (apart ? 0.0f : recurrent_part);
-                        if (apart) db[3 * h + k] = recurrent_part;
-                    }
+                found[d].input_bias = bk;
+            }
+        }
+        if (!ok) break;
+        std::vector<float> w_layer(dirs * in * g * h), w_iter(dirs * h * g * h), bias(dirs * bias_gates * h, 0.0f);
+        for (std::uint64_t d = 0; d < dirs; ++d) {
+            place_weights(found[d].input, torch, order, in, h, w_layer.data() + d * in * g * h);
+            place_weights(found[d].recurrent, torch, order, h, h, w_iter.data() + d * h * g * h);
+            if (!s.bias) continue;
+            float* db = bias.data() + d * bias_gates * h;
+            const bool two_rows = !torch && linear_before_reset(s);
+            for (std::uint64_t gate = 0; gate < g; ++gate) {
+                for (std::uint64_t k = 0; k < h; ++k) {
+                    const std::uint64_t src = order[gate] * h + k;
+                    // torch: bias_ih and bias_hh; keras: one row, or reset_after's input and recurrent rows.
+                    const float input_part = found[d].input_bias->values[src];
+                    const float recurrent_part = torch      ? found[d].recurrent_bias->values[src]
+                                                 : two_rows ? found[d].input_bias->values[g * h + src]
+                                                            : 0.0f;
+                    // The candidate's recurrence bias stays apart in the linear-before-reset form.
+                    const bool apart = linear_before_reset(s) && gate == 2;
+                    db[gate * h + k] = input_part + (apart ? 0.0f : recurrent_part);
+                    if (apart) db[3 * h + k] = recurrent_part;
                 }
             }
         }

@@ -36,7 +36,7 @@ constexpr array_role arrays[] = {
 
 void parse_transformer(option_reader& r, layer_spec& l) {
     if (r.keras()) throw error("is PyTorch's nn.TransformerEncoderLayer; use \"layout\": \"torch\"");
-    r.ignore({"d_model"});  // the input's last dim, checked against the weights
+    l.in_features = r.positive({"d_model"});
     l.heads = r.positive({"nhead"}).value_or(0);
     if (l.heads == 0) throw error("needs 'nhead'");
     l.out_features = r.positive({"dim_feedforward"});
@@ -56,6 +56,7 @@ bool bind_transformer(binding_context& ctx, bound_layer& b) {
     const tensor_shape& x = b.in[0];
     if (x.size() != 2) return ctx.problem(fmt::format("needs (T, d_model) input, got {}", format_shape(x)));
     const std::uint64_t d = x[1], heads = b.spec.heads;
+    if (!check_stated_input(ctx, b, d, "d_model")) return false;
     if (d % heads != 0) return ctx.problem(fmt::format("d_model {} does not split into {} heads", d, heads));
     std::uint64_t ff = b.spec.out_features.value_or(0);
     bool ok = true;

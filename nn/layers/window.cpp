@@ -53,7 +53,10 @@ std::optional<std::vector<std::uint64_t>> slide_window(binding_context& ctx, bou
         }
         const std::uint64_t padded = spatial[a] + b.pad_begin[a] + b.pad_end[a];
         if (padded < extent) {
-            ctx.problem(fmt::format("window {} does not fit input {}", format_shape(b.kernel), format_shape(b.in[0])));
+            ctx.problem(b.dilation[a] > 1
+                            ? fmt::format("window {} with dilation {} spans {} and does not fit input {}",
+                                          format_shape(b.kernel), format_shape(b.dilation), extent, format_shape(b.in[0]))
+                            : fmt::format("window {} does not fit input {}", format_shape(b.kernel), format_shape(b.in[0])));
             return std::nullopt;
         }
         out[a] = (padded - extent) / b.stride[a] + 1;

@@ -176,3 +176,46 @@ TEST_CASE("nn.fusion.never_across_a_branch", "[nn]") {
 }
 
 }  // namespace npyflow::test
+
+namespace npyflow::test {
+
+// Sizes a spec states are bounded, and their products never wrap round to a small slice of a
+// flat weight vector (which would then be read past its end).
+TEST_CASE("nn.sizes.absurd_sizes_are_refused_before_anything_is_allocated", "[nn]") {
+    refused(chain(R"({"type": "embedding", "name": "e", "num_embeddings": 4611686018427387905, "embedding_dim": 4})", "[3]"),
+            "'num_embeddings' is 4611686018427387905, more than the 4294967296 npyflow accepts");
+    refused(chain(R"({"type": "embedding", "name": "e", "num_embeddings": 16777218, "embedding_dim": 4})", "[3]"),
+            "'num_embeddings' is 16777218: ids past 2^24 do not survive the float32 input exactly");
+    refused(chain(R"({"type": "lstm", "name": "l", "hidden_size": 4294967297})", "[2, 1]"),
+            "'hidden_size' is 4294967297, more than the 4294967296 npyflow accepts");
+    scratch_dir dir;
+    save_weights(dir.path(), {{"flat", {{16}, std::vector<float>(16, 0.5f)}}});
+    const auto flat = dir / "flat.npy";
+    REQUIRE_THROWS_WITH(bind_parameters(spec_of(chain(R"({"type": "lstm", "name": "l", "hidden_size": 4294967296})",
+                                                      "[2, 4294967296]")),
+                                        weight_source(flat), false),
+                        Catch::Contains(R"(layers[0] (lstm "l"): 'weight_ih_l0' would need more values than a flat weight vector can hold; check the sizes in the spec)"));
+    REQUIRE_THROWS_WITH(bind_parameters(spec_of(chain(R"({"type": "linear", "name": "a", "out_features": 5})")),
+                                        weight_source(flat), false),
+                        Catch::Contains("the flat weight vector ends after 16 values, but 'weight' needs 4 more"));
+}
+
+TEST_CASE("nn.spec.stated_sizes_roles_and_windows_are_checked", "[nn]") {
+    scratch_dir dir;
+    save_weights(dir.path(), {{"a.weight", {{3, 4}, std::vector<float>(12, 0.5f)}}, {"a.bias", {{3}, {0, 0, 0}}},
+                              {"c.weight", {{2, 1, 3}, std::vector<float>(6, 0.5f)}}});
+    auto bind = [&](const std::string& spec) { return bind_parameters(spec_of(spec), weight_source(dir.path()), false); };
+    REQUIRE_THROWS_WITH(bind(chain(R"({"type": "linear", "name": "a", "in_features": 99})")),
+                        R"(layers[0] (linear "a"): 'in_features' is 99, but its input (4,) gives 4)");
+    REQUIRE_THROWS_WITH(bind(chain(R"({"type": "linear", "name": "a", "params": {"wieght": "a.weight"}})")),
+                        R"(layers[0] (linear "a"): 'params.wieght' is not one of this layer's arrays (it takes: weight, bias))");
+    REQUIRE_THROWS_WITH(bind(chain(R"({"type": "conv1d", "name": "c", "dilation": 5, "bias": false})", "[1, 10]")),
+                        R"(layers[0] (conv1d "c"): window (3,) with dilation (5,) spans 11 and does not fit input (1, 10))");
+    REQUIRE_THROWS_WITH(bind(chain(R"({"type": "maxpool1d", "kernel_size": 2, "padding": 3})", "[1, 10]")),
+                        "layers[0] (maxpool1d): 'padding' (3,) is more than half the kernel (2,), as PyTorch refuses too");
+    std::string many = R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": [)";
+    for (int i = 0; i < 65; ++i) many += std::string(i ? ", " : "") + "\"r\"";
+    refused(chain(many + "]}"), "layers[1] (add): takes at most 64 inputs, 'inputs' names 65");
+}
+
+}  // namespace npyflow::test
