@@ -124,6 +124,10 @@ std::uint64_t saturating_product(std::initializer_list<std::uint64_t> sizes);
 // A layer output that could not be held even for one row (its size overflows, or passes
 // 2^40 values) is refused before the memory guard multiplies it out.
 bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shape);
+// A conv's or linear's checked weight, kept with the shape the lowering reads (a flat
+// vector's slice takes it here), and its bias of `out` values if the layer has one.
+void keep_weight_and_bias(binding_context& ctx, bound_layer& layer, bound_tensor weight,
+                          const std::vector<std::uint64_t>& shape, std::uint64_t out);
 // The input size the spec states, if it does, against the one the layer gets ("'in_features'
 // is 99, but its input gives 3").
 bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key);

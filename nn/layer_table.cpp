@@ -84,6 +84,17 @@ bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shap
     return true;
 }
 
+void keep_weight_and_bias(binding_context& ctx, bound_layer& layer, bound_tensor weight,
+                          const std::vector<std::uint64_t>& shape, std::uint64_t out) {
+    weight.shape = shape;
+    layer.params["weight"] = std::move(weight);
+    if (!layer.spec.bias) return;
+    if (auto bias = ctx.fetch("bias", "bias", out); bias && ctx.check_shape(*bias, {out}, "(out,)")) {
+        bias->shape = {out};
+        layer.params["bias"] = *bias;
+    }
+}
+
 bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key) {
     if (!layer.spec.in_features || *layer.spec.in_features == actual) return true;
     return ctx.problem(fmt::format("'{}' is {}, but its input {} gives {}", key, *layer.spec.in_features,

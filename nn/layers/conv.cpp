@@ -72,14 +72,7 @@ bool bind_conv(binding_context& ctx, bound_layer& b) {
     const char* meaning = rank == 2 ? (torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)")
                                     : (torch ? "(O, I/groups, k)" : "(k, I/groups, O)");
     if (!ctx.check_shape(*weight, expected, meaning, hint)) return false;
-    weight->shape = expected;
-    b.params["weight"] = *weight;
-    if (s.bias) {
-        if (auto bias = ctx.fetch("bias", "bias", out); bias && ctx.check_shape(*bias, {out}, "(out,)")) {
-            bias->shape = {out};
-            b.params["bias"] = *bias;
-        }
-    }
+    keep_weight_and_bias(ctx, b, *weight, expected, out);
     b.kernel = k;
     const auto out_spatial = slide_window(ctx, b, spatial);
     if (!out_spatial) return false;

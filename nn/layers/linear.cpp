@@ -53,14 +53,7 @@ bool bind_linear(binding_context& ctx, bound_layer& b) {
     if (out == 0) return ctx.problem("array '" + weight->source + "' must be 2-D");
     const auto expected = torch ? std::vector<std::uint64_t>{out, in} : std::vector<std::uint64_t>{in, out};
     if (!ctx.check_shape(*weight, expected, torch ? "(out, in)" : "(in, out)")) return false;
-    weight->shape = expected;
-    b.params["weight"] = *weight;
-    if (s.bias) {
-        if (auto bias = ctx.fetch("bias", "bias", out); bias && ctx.check_shape(*bias, {out}, "(out,)")) {
-            bias->shape = {out};
-            b.params["bias"] = *bias;
-        }
-    }
+    keep_weight_and_bias(ctx, b, *weight, expected, out);
     b.out = with_out(out);
     return fits_in_memory(ctx, b.out);
 }
