@@ -17,7 +17,8 @@ extern const layer_descriptor linear_layer, conv1d_layer, conv2d_layer, batchnor
 
 namespace {
 
-// In layer_kind order; the size is checked against the enum here, the order by descriptor().
+// In layer_kind order: one entry per kind (checked below), each at its kind's place (checked
+// by descriptor(), and by the test that walks the table).
 constexpr std::array<const layer_descriptor*, static_cast<std::size_t>(layer_kind::count_)> table{
     &linear_layer,       &conv1d_layer,      &conv2d_layer,          &batchnorm_layer,       &layernorm_layer,
     &embedding_layer,    &lstm_layer,        &gru_layer,             &relu_layer,            &leaky_relu_layer,
@@ -26,6 +27,15 @@ constexpr std::array<const layer_descriptor*, static_cast<std::size_t>(layer_kin
     &global_avgpool2d_layer, &flatten_layer, &dropout_layer,         &add_layer,             &multiply_layer,
     &concat_layer,       &transformer_encoder_layer,
 };
+
+constexpr bool every_entry_set() {
+    for (const auto* d : table) {
+        if (d == nullptr) return false;
+    }
+    return true;
+}
+// A kind added to layer_kind without its descriptor here leaves an entry empty.
+static_assert(every_entry_set(), "every layer_kind needs its descriptor in the table");
 
 }  // namespace
 
