@@ -197,17 +197,17 @@ int run_score(score_options& o) {
 
     std::optional<npy_array> labels;
     if (!o.labels.empty()) {
+        if (outputs != classes) {
+            throw error(fmt::format("--labels needs one class score vector a row, but the network gives {} a row; "
+                                    "score without --labels",
+                                    format_shape(net->output_shape())));
+        }
         labels = open_npy(o.labels);
         const dtype label_type = labels->header().type;
         if (labels->rows() != input.rows() || labels->row_elements() != 1 || is_floating(label_type) ||
             label_type == dtype::bool_) {
             throw error(fmt::format("{}: labels must be {} integers, one per row, got {} {}", printable_path(o.labels),
                                     input.rows(), name(labels->header().type), format_shape(labels->header().shape)));
-        }
-        if (outputs != classes) {
-            throw error(fmt::format("--labels needs one class score vector a row, but the network gives {} a row; "
-                                    "score without --labels",
-                                    format_shape(net->output_shape())));
         }
         check_labels(*labels, o.labels, ranks.share(input.rows()), classes);
     }
