@@ -235,6 +235,16 @@ int run_score(score_options& o) {
     // --inference auto: both ways timed on this rank's first rows, once the job is known to
     // need running; a failure there (a bad row) is every rank's.
     std::string inference_text = parallel ? "parallel" : "streams";
+    // A resumed auto job keeps the way the run it resumes chose (its journal says), so that
+    // all its rows come from one of them.
+    const nlohmann::json& resumed = output.resumed_sink_state();
+    if (other && resumed.contains("inference") && (resumed["inference"] == "streams" || resumed["inference"] == "parallel")) {
+        parallel = resumed["inference"] == "parallel";
+        if (parallel) std::swap(chosen, other);
+        other.reset();
+        net = chosen.get();
+        inference_text = fmt::format("{} (auto: as the run it resumes chose)", parallel ? "parallel" : "streams");
+    }
     if (other) {
         ranks.agree([&] {
             const auto share = ranks.share(input.rows());
@@ -280,7 +290,8 @@ int run_score(score_options& o) {
     const auto sink = [&](const batch& b) {
         non_finite += b.flagged_rows;
         if (b.flagged_rows > 0 && !first_non_finite) first_non_finite = b.first_flagged_row;
-        if (!labels) return output.write(b, {{"non_finite", non_finite}});
+        const char* way = parallel ? "parallel" : "streams";
+        if (!labels) return output.write(b, {{"non_finite", non_finite}, {"inference", way}});
         label_rows.resize(b.rows * labels->row_bytes());
         labels->copy_rows(b.first_row, b.rows, label_rows);
         for (std::uint64_t r = 0; r < b.rows; ++r) {
@@ -293,7 +304,7 @@ int run_score(score_options& o) {
             }
             correct += got == want;
         }
-        output.write(b, {{"correct", correct}, {"non_finite", non_finite}});
+        output.write(b, {{"correct", correct}, {"non_finite", non_finite}, {"inference", way}});
     };
     const auto done = run_job(input, stages, sink, o.pipeline, stop, o.observers, output, ranks);
     if (!done) return exit_interrupted;

@@ -258,6 +258,35 @@ def test_broken_journals(tmp, images):
           f"journal of a finished job: {r.stderr}")
 
 
+def test_resumed_auto_keeps_its_way(tmp, images):
+    """--inference auto records the way it chose in the journal; the resumed job keeps it
+    rather than timing again, so all its rows come from one way."""
+    if len(os.sched_getaffinity(0)) < 2:
+        print("one CPU: auto does not time, nothing to keep")
+        return
+    ref = os.path.join(tmp, "auto_ref.npy")
+    check(run(score_args([images], ref, "--threads", "2", "--inference", "streams")).returncode == 0, "auto reference")
+    out = os.path.join(tmp, "auto.npy")
+    p = subprocess.Popen([NPYFLOW, *score_args([images], out, "--threads", "2", "--checkpoint-every", "0.05")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60  # past timing, to a checkpoint with rows, which carries the way
+    while not journal_rows(out) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    p.communicate()
+    if p.returncode == 0 or not os.path.exists(out + ".journal"):
+        print("the job finished before SIGTERM: nothing to resume")
+        return
+    with open(out + ".journal") as f:
+        way = json.load(f).get("sink_state", {}).get("inference")
+    check(way in ("streams", "parallel"), f"the journal does not record auto's way: {way!r}")
+    r = run(score_args([images], out, "--threads", "2", "--resume"))
+    check(r.returncode == 0 and f"inference {way} (auto: as the run it resumes chose)]" in r.stderr,
+          f"resumed auto job: {r.stderr!r}")
+    check(same_bytes(out, ref), "resumed auto job: other bytes than --inference streams")
+    print(f"auto chose {way}; the resumed job kept it")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(3)
@@ -268,7 +297,8 @@ def main():
         small = os.path.join(tmp, "small.npy")
         np.save(small, rng.standard_normal((200_000, 64)).astype(np.float32))
         for test in (lambda: test_kill_score(tmp, images, labels), lambda: test_kill_preprocess(tmp, images),
-                     lambda: test_sigterm_checkpoints(tmp, images), lambda: test_full_disk(tmp, small),
+                     lambda: test_sigterm_checkpoints(tmp, images), lambda: test_resumed_auto_keeps_its_way(tmp, images),
+                     lambda: test_full_disk(tmp, small),
                      lambda: test_truncated_input(tmp, images), lambda: test_refusals(tmp, images, labels),
                      lambda: test_broken_journals(tmp, images)):
             start = time.time()
