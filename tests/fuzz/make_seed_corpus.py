@@ -48,6 +48,9 @@ def spec_seeds():
 def weight_seeds(tmp):
     for fname in ("cnn_b.npz", "cnn_b.keras.npz", "cnn_b.keras_positional.npz"):
         save("weights", open(os.path.join(NN_FIXTURES, fname), "rb").read())
+    for fname in ("lstm_classifier.npz", "gru_keras.keras.npz", "gru_keras.keras_positional.npz", "transformer.npz",
+                  "resblock.npz", "gated_seq.npz"):  # the graph fixtures fuzz_weights also binds
+        save("weights", open(os.path.join(NN_FIXTURES, "graph", fname), "rb").read())
     with np.load(os.path.join(NN_FIXTURES, "cnn_b.npz")) as z:
         good = {k: z[k] for k in z.files}
     first = sorted(good)[0]
