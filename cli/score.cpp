@@ -232,19 +232,23 @@ int run_score(score_options& o) {
         if (ranks.rank() == 0) fmt::print(stderr, "npyflow: {} is already complete\n", printable_path(o.output));
         return 0;
     }
-    // --inference auto: both ways timed on this rank's first rows, once the job is known to
-    // need running; a failure there (a bad row) is every rank's.
     std::string inference_text = parallel ? "parallel" : "streams";
+    // With auto, keeps one of the two networks and drops the other.
+    auto keep_way = [&](bool use_parallel, const std::string& reason) {
+        if (use_parallel) std::swap(chosen, other);
+        other.reset();
+        net = chosen.get();
+        parallel = use_parallel;
+        inference_text = fmt::format("{} ({})", parallel ? "parallel" : "streams", reason);
+    };
     // A resumed auto job keeps the way the run it resumes chose (its journal says), so that
     // all its rows come from one of them.
     const nlohmann::json& resumed = output.resumed_sink_state();
     if (other && resumed.contains("inference") && (resumed["inference"] == "streams" || resumed["inference"] == "parallel")) {
-        parallel = resumed["inference"] == "parallel";
-        if (parallel) std::swap(chosen, other);
-        other.reset();
-        net = chosen.get();
-        inference_text = fmt::format("{} (auto: as the run it resumes chose)", parallel ? "parallel" : "streams");
+        keep_way(resumed["inference"] == "parallel", "auto: as the run it resumes chose");
     }
+    // Otherwise both ways are timed on this rank's first rows, now that the job is known to
+    // need running; a failure there (a bad row) is every rank's.
     if (other) {
         ranks.agree([&] {
             const auto share = ranks.share(input.rows());
@@ -256,19 +260,15 @@ int run_score(score_options& o) {
             const auto choice =
                 choose_inference(*net, *other, {reinterpret_cast<const float*>(rows.data()), count * net->input_values()},
                                  count, threads, share.begin);
-            if (choice.parallel) std::swap(chosen, other);
-            other.reset();
-            net = chosen.get();
+            keep_way(choice.parallel, choice.reason);
             chosen->release_plans();  // those of the threads that timed it
-            parallel = choice.parallel;
-            inference_text = fmt::format("{} ({})", parallel ? "parallel" : "streams", choice.reason);
         });
     }
     // Predictions matching --labels, over every row written so far (a resumed job's too).
     const std::uint64_t rows_before = output.first_row() - ranks.share(input.rows()).begin;
-    std::uint64_t correct = resumed_count(output.resumed_sink_state(), "correct", rows_before);
+    std::uint64_t correct = resumed_count(resumed, "correct", rows_before);
     // Rows whose network input held NaN or Inf (their outputs are NaN), and the first of them.
-    std::uint64_t non_finite = resumed_count(output.resumed_sink_state(), "non_finite", rows_before);
+    std::uint64_t non_finite = resumed_count(resumed, "non_finite", rows_before);
     std::optional<std::uint64_t> first_non_finite;  // in this run
 
     thread_local std::vector<float> logits;

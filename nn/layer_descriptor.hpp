@@ -118,6 +118,9 @@ std::vector<std::uint64_t> spatial_of(const std::vector<std::uint64_t>& shape, w
 std::vector<std::uint64_t> with_channels(std::uint64_t channels, const std::vector<std::uint64_t>& spatial,
                                          weight_layout layout);
 double zero_flops(const bound_layer&);
+// For kinds without options, and kinds whose output has their input's shape.
+void no_options(option_reader&, layer_spec&);
+bool same_shape(binding_context&, bound_layer& layer);
 // The product of sizes from a spec, UINT64_MAX where it overflows: what a flat weight vector
 // is asked for, so that absurd sizes are refused rather than wrapped round to a small slice.
 std::uint64_t saturating_product(std::initializer_list<std::uint64_t> sizes);

@@ -151,7 +151,6 @@ private:
             return a >= start && a < start + bytes;
         }
     };
-    bool measuring_;
     std::uintptr_t next_measured_ = std::uintptr_t{1} << 20;  // where measured blocks seem to lie
     std::vector<block> blocks_;
     std::vector<std::shared_ptr<void>> owned_;
@@ -165,6 +164,7 @@ private:
     shared_weights& weights_;
     std::size_t rows_;
     weight_layout layout_;
+    bool measuring_;
     value input_;
     std::vector<value> values_;  // by node index
     std::vector<plan_step> steps_;

@@ -5,16 +5,9 @@
 namespace npyflow {
 namespace {
 
-void no_options(option_reader&, layer_spec&) {}
-
 void parse_leaky_relu(option_reader& r, layer_spec& l) {
     l.negative_slope = r.keras() ? 0.3 : 0.01;  // each framework's default
     if (auto v = r.number({"negative_slope", "alpha"}, -1e308)) l.negative_slope = *v;
-}
-
-bool same_shape(binding_context&, bound_layer& b) {
-    b.out = b.in[0];
-    return true;
 }
 
 template <dnnl::algorithm algorithm>

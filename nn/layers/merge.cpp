@@ -8,8 +8,6 @@
 namespace npyflow {
 namespace {
 
-void no_options(option_reader&, layer_spec&) {}
-
 bool bind_merge(binding_context& ctx, bound_layer& b) {
     for (std::size_t i = 1; i < b.in.size(); ++i) {
         if (b.in[i] != b.in[0]) {

@@ -29,11 +29,6 @@ bool bind_flatten(binding_context& ctx, bound_layer& b) {
     return fits_in_memory(ctx, b.out);
 }
 
-bool bind_identity(binding_context&, bound_layer& b) {
-    b.out = b.in[0];
-    return true;
-}
-
 void lower_flatten(lowering_context& ctx, const node& n) {
     ctx.output(n, ctx.view(ctx.plain(n, 0), ctx.plain_desc(n.out)), false);
 }
@@ -50,6 +45,6 @@ extern const layer_descriptor flatten_layer{
     .max_inputs = 1, .parse = parse_flatten, .bind = bind_flatten, .lower = lower_flatten, .flops = zero_flops};
 extern const layer_descriptor dropout_layer{
     .kind = layer_kind::dropout, .name = "dropout", .alias = nullptr, .has_weights = false, .min_inputs = 1,
-    .max_inputs = 1, .parse = parse_dropout, .bind = bind_identity, .lower = lower_identity, .flops = zero_flops};
+    .max_inputs = 1, .parse = parse_dropout, .bind = same_shape, .lower = lower_identity, .flops = zero_flops};
 
 }  // namespace npyflow

@@ -59,10 +59,14 @@ What each model exercises:
 """
 import json
 import os
+import sys
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_torch_fixtures import randomize_batchnorm  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "graph")
 N = 17  # samples per fixture: few, and not a multiple of any batch size
@@ -70,12 +74,9 @@ torch.manual_seed(2026)
 
 
 def randomize_norms(model):
+    """Batchnorm statistics as make_torch_fixtures.py randomizes them, and layernorms' affine."""
+    randomize_batchnorm(model)
     for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
         if isinstance(m, nn.LayerNorm):
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.5, 0.5)
