@@ -46,15 +46,22 @@ public:
 private:
     const nlohmann::json& layer_;
     weight_layout layout_;
-    std::vector<std::string> allowed_{"type", "name", "inputs", "params"};
+    std::vector<std::string> allowed_{"type", "name", "inputs", "params", "layout"};
 };
 
 // What a descriptor's bind step may ask of the binder.
 class binding_context {
 public:
     virtual ~binding_context() = default;
+    // The data's layout: the model's (channels first in torch, last in keras).
     virtual weight_layout layout() const = 0;
-    bool torch() const { return layout() == weight_layout::torch; }
+    // The layout of the layer's arrays: the model's, or the layer's own "layout".
+    virtual weight_layout weights_layout() const = 0;
+    bool torch() const { return weights_layout() == weight_layout::torch; }
+    // True where the spec states no layout and the weights carry no framework's names
+    // (positional, a flat vector, a pickled list): a kernel whose shape fits both layouts
+    // must then be refused, naming it, rather than read in torch's.
+    virtual bool layout_unknown() const = 0;
     // The array for a role (framework_role is its name in the layout's framework: "kernel");
     // flat_values is how many values it takes from a flat weight vector (0: unknown). Records
     // a problem and returns nothing when it cannot.
@@ -131,6 +138,11 @@ bool fits_in_memory(binding_context& ctx, const std::vector<std::uint64_t>& shap
 // vector's slice takes it here), and its bias of `out` values if the layer has one.
 void keep_weight_and_bias(binding_context& ctx, bound_layer& layer, bound_tensor weight,
                           const std::vector<std::uint64_t>& shape, std::uint64_t out);
+// Where the layout is unknown (binding_context::layout_unknown) and the kernel reads the
+// same either way (`fits_both`: a square linear weight, a conv kernel whose shape fits OIHW
+// and HWIO; always for a flat vector's slice), records the problem naming the array.
+bool refuse_if_ambiguous(binding_context& ctx, const bound_tensor& kernel, bool fits_both, const char* torch_form,
+                         const char* keras_form);
 // The input size the spec states, if it does, against the one the layer gets ("'in_features'
 // is 99, but its input gives 3").
 bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key);

@@ -112,6 +112,23 @@ void keep_weight_and_bias(binding_context& ctx, bound_layer& layer, bound_tensor
     }
 }
 
+bool refuse_if_ambiguous(binding_context& ctx, const bound_tensor& kernel, bool fits_both, const char* torch_form,
+                         const char* keras_form) {
+    if (!ctx.layout_unknown()) return false;
+    if (ctx.flat_weights()) {
+        ctx.problem(fmt::format("a flat weight vector does not say whether '{}' is PyTorch's {} or Keras's {}; set "
+                                "\"layout\": \"torch\" or \"keras\" in the spec",
+                                kernel.source, torch_form, keras_form));
+        return true;
+    }
+    if (!fits_both) return false;
+    ctx.problem(fmt::format("array '{}' has shape {}, which fits both PyTorch's {} and Keras's {}, and positional "
+                            "weights carry no names to tell; set \"layout\": \"torch\" or \"keras\" in the spec "
+                            "(or in this layer)",
+                            kernel.source, format_shape(kernel.shape), torch_form, keras_form));
+    return true;
+}
+
 bool check_stated_input(binding_context& ctx, const bound_layer& layer, std::uint64_t actual, const char* key) {
     if (!layer.spec.in_features || *layer.spec.in_features == actual) return true;
     return ctx.problem(fmt::format("'{}' is {}, but its input {} gives {}", key, *layer.spec.in_features,

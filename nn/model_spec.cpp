@@ -39,6 +39,72 @@ std::vector<std::string> parse_inputs(const json& v) {
     return v.get<std::vector<std::string>>();
 }
 
+weight_layout parse_layout(const json& v, const char* key) {
+    if (v == "torch") return weight_layout::torch;
+    if (v == "keras") return weight_layout::keras;
+    throw error(fmt::format("'{}' must be \"torch\" or \"keras\", got {}", key, v.dump()));
+}
+
+std::uint64_t param_count(const json& v, const std::string& what) {
+    if (!v.is_number_unsigned()) throw error(fmt::format("{} must be a non-negative integer, got {}", what, v.dump()));
+    return v.get<std::uint64_t>();
+}
+
+// "W", or {"array": "W", "index": 1, "offset": 0, "shape": [128, 10], "transpose": [1, 0]}.
+param_ref parse_param_ref(const std::string& role, const json& v) {
+    param_ref ref;
+    if (v.is_string()) {
+        ref.array = v.get<std::string>();
+        return ref;
+    }
+    const std::string where = fmt::format("'params.{}'", role);
+    if (!v.is_object() || !v.contains("array") || !v["array"].is_string()) {
+        throw error(fmt::format("{} must be an array name, or an object with \"array\" and optional \"index\", "
+                                "\"offset\", \"shape\", \"transpose\"; got {}",
+                                where, v.dump()));
+    }
+    for (const auto& [key, value] : v.items()) {
+        if (key == "array") {
+            ref.array = value.get<std::string>();
+        } else if (key == "index") {
+            ref.index = param_count(value, where + ".index");
+        } else if (key == "offset") {
+            ref.offset = param_count(value, where + ".offset");
+        } else if (key == "shape" || key == "transpose") {
+            if (!value.is_array() || value.empty() || value.size() > 8) {
+                throw error(fmt::format("{}.{} must be a list of 1 to 8 integers, got {}", where, key, value.dump()));
+            }
+            for (const auto& d : value) {
+                const auto n = param_count(d, fmt::format("{}.{}[]", where, key));
+                if (key == "shape") {
+                    if (n == 0 || n > (std::uint64_t{1} << 40)) {
+                        throw error(fmt::format("{}.shape's sizes must be 1 to 2^40, got {}", where, n));
+                    }
+                    ref.shape.push_back(n);
+                } else {
+                    ref.transpose.push_back(static_cast<std::size_t>(std::min<std::uint64_t>(n, 64)));
+                }
+            }
+        } else {
+            throw error(fmt::format("{}: unknown key '{}' (takes: array, index, offset, shape, transpose)", where, key));
+        }
+    }
+    if (ref.offset && ref.shape.empty()) {
+        throw error(fmt::format("{}: 'offset' needs 'shape', the shape of the values taken from there", where));
+    }
+    if (!ref.transpose.empty()) {
+        auto sorted = ref.transpose;
+        std::sort(sorted.begin(), sorted.end());
+        for (std::size_t i = 0; i < sorted.size(); ++i) {
+            if (sorted[i] != i) {
+                throw error(fmt::format("{}.transpose must be a permutation of 0 to {}, got {}", where,
+                                        sorted.size() - 1, v["transpose"].dump()));
+            }
+        }
+    }
+    return ref;
+}
+
 layer_spec parse_layer(const json& j, std::size_t index, weight_layout layout) {
     layer_spec l;
     l.index = index;
@@ -59,7 +125,6 @@ layer_spec parse_layer(const json& j, std::size_t index, weight_layout layout) {
         l.name = j["name"].get<std::string>();
     }
     return with_context(l.where(), [&] {
-        if (d->has_weights && l.name.empty()) throw error("needs a 'name': the prefix of its arrays in the weights");
         if (l.name == model_input_name) {
             throw error(fmt::format("'{}' names the model's input; give the layer another name", model_input_name));
         }
@@ -73,11 +138,9 @@ layer_spec parse_layer(const json& j, std::size_t index, weight_layout layout) {
         if (j.contains("params")) {
             const json& v = j["params"];
             if (!v.is_object()) throw error("'params' must map roles to array names");
-            for (const auto& [role, array] : v.items()) {
-                if (!array.is_string()) throw error(fmt::format("'params.{}' must be an array name", role));
-                l.params[role] = array.get<std::string>();
-            }
+            for (const auto& [role, ref] : v.items()) l.params[role] = parse_param_ref(role, ref);
         }
+        if (j.contains("layout")) l.layout = parse_layout(j["layout"], "layout");
         option_reader options(j, layout);
         d->parse(options, l);
         options.finish();
@@ -145,7 +208,9 @@ std::string layer_spec::where() const {
                         : fmt::format("layers[{}] ({} \"{}\")", index, npyflow::name(kind), name);
 }
 
-model_spec parse_model_spec(const json& j) {
+std::string_view name(weight_layout layout) { return layout == weight_layout::torch ? "torch" : "keras"; }
+
+model_spec parse_model_spec(const json& j, std::optional<weight_layout> implied) {
     if (!j.is_object()) throw error("a model spec is a JSON object");
     model_spec spec;
     for (const auto& [key, value] : j.items()) {
@@ -154,13 +219,17 @@ model_spec parse_model_spec(const json& j) {
         }
     }
     if (j.contains("layout")) {
-        if (j["layout"] == "torch") {
-            spec.layout = weight_layout::torch;
-        } else if (j["layout"] == "keras") {
-            spec.layout = weight_layout::keras;
-        } else {
-            throw error(fmt::format("'layout' must be \"torch\" or \"keras\", got {}", j["layout"].dump()));
+        spec.layout = parse_layout(j["layout"], "layout");
+        spec.layout_stated = true;
+        if (implied && *implied != spec.layout) {
+            throw error(fmt::format("'layout' is \"{}\", but the weights are {}'s own file, in {}'s layout; remove "
+                                    "'layout' or set it to \"{}\"",
+                                    name(spec.layout), *implied == weight_layout::torch ? "PyTorch" : "Keras",
+                                    *implied == weight_layout::torch ? "PyTorch" : "Keras", name(*implied)));
         }
+    } else if (implied) {
+        spec.layout = *implied;
+        spec.layout_stated = true;  // by the file's format: not a guess
     }
     if (!j.contains("input") || !j["input"].is_object() || !j["input"].contains("shape")) {
         throw error("needs \"input\": {\"shape\": [...]}, the shape of one sample");

@@ -36,9 +36,24 @@ std::string_view name(layer_kind k);
 // The name "inputs" uses for the model's input.
 inline constexpr const char* model_input_name = "input";
 
+// Where a role's array comes from ("params"), and what is done to it before the layer reads
+// it, for files the layout cannot describe: in this order, the index-th slice along the
+// first axis (layers stacked in one array), a window of the flattened array read as `shape`
+// (a weight and its bias in one vector), an axis permutation (numpy's transpose).
+struct param_ref {
+    std::string array;
+    std::optional<std::uint64_t> index;
+    std::optional<std::uint64_t> offset;  // with shape; 0 when only shape is given
+    std::vector<std::uint64_t> shape;
+    std::vector<std::size_t> transpose;
+    bool transforms() const { return index || offset || !shape.empty() || !transpose.empty(); }
+};
+
 struct layer_spec {
     layer_kind kind = layer_kind::relu;
-    std::string name;       // the prefix of its arrays ("0" for torch "0.weight"), and what "inputs" names
+    // The prefix of its arrays ("0" for torch "0.weight"), and what "inputs" names; optional
+    // where the weights are bound by position or offset.
+    std::string name;
     std::size_t index = 0;  // position in "layers", for messages
     // What it takes: layer names, or model_input_name; empty means the previous layer.
     std::vector<std::string> inputs;
@@ -73,21 +88,29 @@ struct layer_spec {
     std::uint64_t heads = 0;
     bool norm_first = false;
     bool gelu = false;  // the feed-forward's activation: gelu, or relu
-    // per-layer array names: role ("weight", "bias", ...) -> array name in the weights
-    std::map<std::string, std::string> params;
+    // per-layer arrays: role ("weight", "bias", ...) -> the array in the weights
+    std::map<std::string, param_ref> params;
+    // The layout of this layer's arrays when it differs from the model's (names, kernel
+    // layouts, gate orders; the data's layout stays the model's).
+    std::optional<weight_layout> layout;
 
     std::string where() const;  // "layers[3] (conv2d \"features.0\")"
 };
 
 struct model_spec {
     weight_layout layout = weight_layout::torch;
+    bool layout_stated = false;  // "layout" given: else torch, unless the weights' format says
     std::vector<std::uint64_t> input_shape;  // one sample, in the layout's order: (C, H, W) torch, (H, W, C) keras
     nlohmann::json preprocess = nlohmann::json::array();
     std::vector<layer_spec> layers;
     std::string strip_prefix;  // removed from array names before matching, e.g. "module."
 };
 
-// Throws npyflow::error naming the field (and the layer) that is wrong.
-model_spec parse_model_spec(const nlohmann::json& spec);
+// Throws npyflow::error naming the field (and the layer) that is wrong. `implied` is the
+// layout the weights' format implies (a .pth is PyTorch's, a Keras .h5 Keras's), used when
+// the spec states none; a spec stating the other one is refused.
+model_spec parse_model_spec(const nlohmann::json& spec, std::optional<weight_layout> implied = std::nullopt);
+
+std::string_view name(weight_layout layout);
 
 }  // namespace npyflow

@@ -25,7 +25,7 @@ constexpr std::size_t micro_batch_rows = 64;
 
 // Folds an inference batchnorm into the conv or linear before it:
 // w' = w * g / sqrt(var + eps) per output channel, b' = (b - mean) * g / sqrt(var + eps) + beta.
-void fold_batchnorm(node& n, const bound_layer& bn, weight_layout layout) {
+void fold_batchnorm(node& n, const bound_layer& bn) {
     const bound_tensor& w = n.params.at("weight");
     const std::uint64_t out = bn.params.at("mean").values.size();
     std::vector<float> scale(out);
@@ -36,7 +36,8 @@ void fold_batchnorm(node& n, const bound_layer& bn, weight_layout layout) {
     for (std::uint64_t o = 0; o < out; ++o) scale[o] = static_cast<float>(g[o] / std::sqrt(double{var[o]} + bn.eps));
 
     std::vector<float> folded(w.values.begin(), w.values.end());
-    const bool out_first = layout == weight_layout::torch;  // (O, ...) in torch, (..., O) in keras
+    // (O, ...) in torch, (..., O) in keras: the conv's or linear's own layout
+    const bool out_first = n.layer->layout == weight_layout::torch;
     const std::uint64_t per_out = folded.size() / out;
     for (std::size_t i = 0; i < folded.size(); ++i) folded[i] *= scale[out_first ? i / per_out : i % out];
     std::vector<float> bias(out);
@@ -136,7 +137,7 @@ void network::impl::make_nodes() {
             const bool per_channel = prev_kind != layer_kind::linear || prev.out.size() == 1;
             if (weighted && per_channel && prev.post_ops.empty() && l.spec.kind == layer_kind::batchnorm &&
                 prev.text.find("batchnorm") == std::string::npos) {
-                fold_batchnorm(prev, l, model.layout);
+                fold_batchnorm(prev, l);
                 prev.text += "+batchnorm";
                 node_of[i] = static_cast<int>(prev.index);
                 continue;

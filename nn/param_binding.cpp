@@ -13,6 +13,7 @@
 #include "io/error.hpp"
 #include "io/float16.hpp"
 #include "nn/layer_descriptor.hpp"
+#include "nn/param_transform.hpp"
 
 namespace npyflow {
 namespace {
@@ -101,7 +102,7 @@ public:
         for (const auto& layer : spec_.layers) {
             bound_layer b;
             b.spec = layer;
-            b.layout = spec_.layout;
+            b.layout = layer.layout.value_or(spec_.layout);
             b.inputs = layer.sources;
             for (const int s : layer.sources) b.in.push_back(s < 0 ? model.input : model.layers[std::size_t(s)].out);
             current_ = &b;
@@ -113,6 +114,10 @@ public:
             if (!known) break;  // its output's shape is unknown: later layers cannot be checked
         }
         current_ = nullptr;
+        if (ran_out_) {
+            problems_.push_back(fmt::format("{}: the layers take at least {} arrays by position, {} were saved",
+                                            weights_.where(), next_position_, names_.size()));
+        }
         if (model.layers.size() == spec_.layers.size()) check_unused();
         if (!problems_.empty()) throw error(fmt::format("{}", fmt::join(problems_, "\n")));
         model.warnings = warnings_;
@@ -120,6 +125,8 @@ public:
     }
 
     weight_layout layout() const override { return spec_.layout; }
+    weight_layout weights_layout() const override { return current_->layout; }
+    bool layout_unknown() const override { return sequential_ && !spec_.layout_stated && !current_->spec.layout; }
     bool flat_weights() const override { return weights_.flat() != nullptr; }
 
     bool problem(const std::string& what) override {
@@ -137,18 +144,27 @@ public:
         const auto& s = current_->spec;
         asked_.push_back(framework_role);
         if (role != framework_role) asked_.push_back(role);
-        std::string name;
+        const param_ref* ref = nullptr;
         if (auto it = s.params.find(framework_role); it != s.params.end()) {
-            name = it->second;
+            ref = &it->second;
         } else if (auto it2 = s.params.find(role); it2 != s.params.end()) {
-            name = it2->second;
+            ref = &it2->second;
+        }
+        std::string name;
+        if (ref) {
+            name = ref->array;
         } else if (weights_.flat()) {
             return take_flat(framework_role, flat_values);
         } else if (sequential_) {
+            if (next_position_ >= names_.size()) return past_last_position(framework_role);
             name = fmt::format("arr_{}", next_position_++);
+        } else if (s.name.empty()) {
+            problem(fmt::format("needs a 'name', the prefix of its arrays in {} (or 'params' naming its '{}')",
+                                weights_.where(), framework_role));
+            return std::nullopt;
         } else {
             std::vector<std::string> candidates;
-            if (spec_.layout == weight_layout::torch) {
+            if (current_->layout == weight_layout::torch) {
                 candidates = {s.name + "." + framework_role};
             } else {
                 candidates = {s.name + "/" + framework_role, s.name + "/" + framework_role + ":0"};
@@ -160,8 +176,9 @@ public:
                 }
             }
             if (name.empty()) {
-                problem(fmt::format("missing array '{}' in {}; closest names present: {}", candidates.front(),
-                                    weights_.where(), closest(candidates.front(), names_)));
+                problem(fmt::format("missing array '{}' in {}; closest names present: {}{}", candidates.front(),
+                                    weights_.where(), closest(candidates.front(), names_),
+                                    missing_hint(role, candidates.front())));
                 return std::nullopt;
             }
         }
@@ -173,7 +190,10 @@ public:
         }
         used_.insert(name);
         try {
-            auto t = to_float(weights_.load(stored->second), name);
+            const npy_array a = weights_.load(stored->second);
+            auto t = to_float(a, name);
+            if (ref && ref->transforms()) t = apply_param_ref(t, *ref);
+            current_->reads.push_back({role, t.source, t.shape, std::string(npyflow::name(a.header().type))});
             check_finite(t);
             return t;
         } catch (const error& e) {
@@ -195,7 +215,7 @@ public:
     }
 
     void skip_step_counter() override {
-        if (!positional_ || spec_.layout != weight_layout::torch || next_position_ >= names_.size()) return;
+        if (!positional_ || current_->layout != weight_layout::torch || next_position_ >= names_.size()) return;
         const auto name = fmt::format("arr_{}", next_position_);
         if (const auto a = weights_.load(stored_.at(name)); a.header().shape.empty() && !is_floating(a.header().type)) {
             used_.insert(name);
@@ -204,6 +224,39 @@ public:
     }
 
 private:
+    // What a missing named array most likely means, for the message's end.
+    std::string missing_hint(const std::string& role, const std::string& wanted) const {
+        if (role == "mean" || role == "var") {
+            return "; saved with model.parameters() rather than state_dict()? A batchnorm's running statistics are "
+                   "buffers, which only state_dict() holds";
+        }
+        if (role == "bias") return "; if the layer has no bias, set \"bias\": false";
+        // "module.0.weight" for "0.weight": a wrapper's prefix (DataParallel, a checkpoint's submodule).
+        for (const auto& n : names_) {
+            if (n.size() > wanted.size() && n.ends_with(wanted)) {
+                const std::string prefix = n.substr(0, n.size() - wanted.size());
+                if (prefix.back() == '.' || prefix.back() == '/') {
+                    return fmt::format("; the names start with '{}': set \"strip_prefix\": \"{}{}\"", prefix,
+                                       spec_.strip_prefix, prefix);
+                }
+            }
+        }
+        return "";
+    }
+
+    // A positional archive that runs out: says how many arrays it has and how many the
+    // layers take, counted on (without loading) through the remaining layers' fetches.
+    std::optional<bound_tensor> past_last_position(const std::string& role) {
+        if (!ran_out_) {
+            ran_out_ = true;
+            problem(fmt::format("its '{}' would be arr_{}, but {} holds {} positional arrays (arr_0 to arr_{}): the "
+                                "spec's layers take more arrays than were saved",
+                                role, next_position_, weights_.where(), names_.size(), names_.size() - 1));
+        }
+        ++next_position_;
+        return std::nullopt;
+    }
+
     // A "params" role the layer never asked for would name an array that is then not used.
     void check_param_roles(const bound_layer& b) {
         for (const auto& [role, array] : b.spec.params) {
@@ -235,6 +288,7 @@ private:
         bound_tensor t{{n}, flat_values_->values.subspan(flat_offset_, n), flat_values_->owner,
                        fmt::format("{}[{}:{}]", weights_.where(), flat_offset_, flat_offset_ + n)};
         flat_offset_ += n;
+        current_->reads.push_back({role, t.source, t.shape, std::string(npyflow::name(weights_.flat()->header().type))});
         check_finite(t);
         return t;
     }
@@ -254,6 +308,20 @@ private:
             }
             return;
         }
+        if (positional_) {
+            std::vector<std::string> unused;
+            for (const auto& n : names_) {
+                if (!used_.contains(n)) unused.push_back(n);
+            }
+            if (unused.empty()) return;
+            const auto message = fmt::format("{}: the layers take {} of its {} positional arrays ({} unused{}: is a "
+                                             "layer missing from the spec?)",
+                                             weights_.where(), names_.size() - unused.size(), names_.size(),
+                                             unused.size() == 1 ? unused[0] : unused.front() + " to " + unused.back(),
+                                             unused.size() > 2 ? fmt::format(", {} arrays", unused.size()) : "");
+            (strict_ ? problems_ : warnings_).push_back(strict_ ? message + " (--strict)" : message);
+            return;
+        }
         for (const auto& n : names_) {
             // state_dicts carry batchnorm's step counter, which inference does not use
             if (used_.contains(n) || n.ends_with("num_batches_tracked")) continue;
@@ -271,6 +339,7 @@ private:
     bool sequential_ = false;  // bound by position or offset rather than by name
     std::optional<bound_tensor> flat_values_;  // the flat vector as float32
     std::size_t next_position_ = 0;
+    bool ran_out_ = false;  // a positional archive had fewer arrays than the layers ask for
     std::uint64_t flat_offset_ = 0;
     std::vector<std::string> names_;              // after strip_prefix
     std::map<std::string, std::string> stored_;   // name after strip_prefix -> stored name

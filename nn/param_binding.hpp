@@ -30,9 +30,18 @@ struct bound_tensor {
 // Float32 values of a new array of its own.
 bound_tensor make_tensor(std::vector<std::uint64_t> shape, std::vector<float> values, std::string source);
 
+// An array as a layer read it, for --dry-run's summary: its role, where it came from (with
+// any "params" transform: "W[1]", "v[0:1280] as (128, 10)"), its shape there and dtype.
+struct array_read {
+    std::string role, source;
+    std::vector<std::uint64_t> shape;
+    std::string dtype;
+};
+
 struct bound_layer {
     layer_spec spec;                 // a copy: the bound model owns everything it refers to
-    weight_layout layout = weight_layout::torch;
+    weight_layout layout = weight_layout::torch;  // of its arrays (the layer's own, or the model's)
+    std::vector<array_read> reads;
     std::vector<int> inputs;         // layer indices; -1 is the model's input
     std::vector<tensor_shape> in;    // their shapes
     tensor_shape out;

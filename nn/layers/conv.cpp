@@ -72,6 +72,10 @@ bool bind_conv(binding_context& ctx, bound_layer& b) {
     const char* meaning = rank == 2 ? (torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)")
                                     : (torch ? "(O, I/groups, k)" : "(k, I/groups, O)");
     if (!ctx.check_shape(*weight, expected, meaning, hint)) return false;
+    if ((out > 1 || cg > 1) && refuse_if_ambiguous(ctx, *weight, !hint.empty(), rank == 2 ? "OIHW" : "(out, in, k)",
+                                                   rank == 2 ? "HWIO" : "(k, in, out)")) {
+        return false;
+    }
     keep_weight_and_bias(ctx, b, *weight, expected, out);
     b.kernel = k;
     const auto out_spatial = slide_window(ctx, b, spatial);
@@ -88,11 +92,12 @@ void lower_conv(lowering_context& ctx, const node& n) {
     const std::uint64_t o = channels_of(n.out, ctx.layout()), i = channels_of(l.in[0], ctx.layout()) / g;
     std::vector<std::uint64_t> w_dims = g == 1 ? std::vector<std::uint64_t>{o, i} : std::vector<std::uint64_t>{g, o / g, i};
     w_dims.insert(w_dims.end(), l.kernel.begin(), l.kernel.end());
+    const bool torch = l.layout == weight_layout::torch;  // the arrays' layout, maybe the layer's own
     tag w_tag;
     if constexpr (rank == 1) {
-        w_tag = g == 1 ? (ctx.torch() ? tag::oiw : tag::wio) : (ctx.torch() ? tag::goiw : tag::wigo);
+        w_tag = g == 1 ? (torch ? tag::oiw : tag::wio) : (torch ? tag::goiw : tag::wigo);
     } else {
-        w_tag = g == 1 ? (ctx.torch() ? tag::oihw : tag::hwio) : (ctx.torch() ? tag::goihw : tag::hwigo);
+        w_tag = g == 1 ? (torch ? tag::oihw : tag::hwio) : (torch ? tag::goihw : tag::hwigo);
     }
     const dnnl::memory::desc user_w(to_dims(w_dims), dnnl::memory::data_type::f32, w_tag);
     const dnnl::memory::desc any_w(to_dims(w_dims), dnnl::memory::data_type::f32, tag::any);

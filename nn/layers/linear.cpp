@@ -51,6 +51,8 @@ bool bind_linear(binding_context& ctx, bound_layer& b) {
         return ctx.problem("a flat weight vector needs 'out_features'");
     }
     if (out == 0) return ctx.problem("array '" + weight->source + "' must be 2-D");
+    const bool square = weight->shape.size() == 2 && weight->shape[0] == weight->shape[1];
+    if ((in > 1 && out > 1) && refuse_if_ambiguous(ctx, *weight, square, "(out, in)", "(in, out)")) return false;
     const auto expected = torch ? std::vector<std::uint64_t>{out, in} : std::vector<std::uint64_t>{in, out};
     if (!ctx.check_shape(*weight, expected, torch ? "(out, in)" : "(in, out)")) return false;
     keep_weight_and_bias(ctx, b, *weight, expected, out);
@@ -66,7 +68,8 @@ void lower_linear(lowering_context& ctx, const node& n) {
     const std::uint64_t f = x.back(), o = n.out.back();
     const std::uint64_t m = ctx.rows() * element_count(x) / f;
     const dnnl::memory::desc src_md(to_dims({m, f}), dt::f32, tag::ab), dst_md(to_dims({m, o}), dt::f32, tag::ab);
-    const dnnl::memory::desc user_w(to_dims({f, o}), dt::f32, ctx.torch() ? tag::ba : tag::ab);
+    const dnnl::memory::desc user_w(to_dims({f, o}), dt::f32,
+                                  n.layer->layout == weight_layout::torch ? tag::ba : tag::ab);
     const dnnl::memory::desc any_w(to_dims({f, o}), dt::f32, tag::any);
     const dnnl::memory::desc bias_md(to_dims({1, o}), dt::f32, tag::ab);
     const bool has_bias = n.params.contains("bias");

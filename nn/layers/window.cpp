@@ -28,7 +28,8 @@ void parse_window(option_reader& r, layer_spec& l, std::size_t rank, bool poolin
 
 bool check_spatial_input(binding_context& ctx, const bound_layer& layer, std::size_t rank) {
     if (layer.in[0].size() == rank + 1) return true;
-    const char* order = rank == 1 ? (ctx.torch() ? "(C, L)" : "(L, C)") : (ctx.torch() ? "(C, H, W)" : "(H, W, C)");
+    const bool first = ctx.layout() == weight_layout::torch;
+    const char* order = rank == 1 ? (first ? "(C, L)" : "(L, C)") : (first ? "(C, H, W)" : "(H, W, C)");
     return ctx.problem(fmt::format("needs {} input, got {}", order, format_shape(layer.in[0])));
 }
 
