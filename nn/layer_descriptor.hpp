@@ -140,7 +140,8 @@ void keep_weight_and_bias(binding_context& ctx, bound_layer& layer, bound_tensor
                           const std::vector<std::uint64_t>& shape, std::uint64_t out);
 // Where the layout is unknown (binding_context::layout_unknown) and the kernel reads the
 // same either way (`fits_both`: a square linear weight, a conv kernel whose shape fits OIHW
-// and HWIO; always for a flat vector's slice), records the problem naming the array.
+// and HWIO; always for a flat vector's slice), records the problem naming the array; binding
+// goes on, so that the layers after it are checked too.
 bool refuse_if_ambiguous(binding_context& ctx, const bound_tensor& kernel, bool fits_both, const char* torch_form,
                          const char* keras_form);
 // The input size the spec states, if it does, against the one the layer gets ("'in_features'

@@ -72,9 +72,8 @@ bool bind_conv(binding_context& ctx, bound_layer& b) {
     const char* meaning = rank == 2 ? (torch ? "(O, I/groups, kH, kW)" : "(kH, kW, I/groups, O)")
                                     : (torch ? "(O, I/groups, k)" : "(k, I/groups, O)");
     if (!ctx.check_shape(*weight, expected, meaning, hint)) return false;
-    if ((out > 1 || cg > 1) && refuse_if_ambiguous(ctx, *weight, !hint.empty(), rank == 2 ? "OIHW" : "(out, in, k)",
-                                                   rank == 2 ? "HWIO" : "(k, in, out)")) {
-        return false;
+    if (out > 1 || cg > 1) {
+        refuse_if_ambiguous(ctx, *weight, !hint.empty(), rank == 2 ? "OIHW" : "(out, in, k)", rank == 2 ? "HWIO" : "(k, in, out)");
     }
     keep_weight_and_bias(ctx, b, *weight, expected, out);
     b.kernel = k;

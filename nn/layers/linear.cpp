@@ -41,6 +41,7 @@ bool bind_linear(binding_context& ctx, bound_layer& b) {
         const std::uint64_t stored_in = torch ? weight->shape[1] : weight->shape[0];
         if (!s.out_features) out = stored_out;
         if (stored_in != in && stored_out == in) {
+            out = s.out_features.value_or(stored_in);  // as the other layout reads it
             const auto expected = torch ? std::vector<std::uint64_t>{out, in} : std::vector<std::uint64_t>{in, out};
             ctx.check_shape(*weight, expected, torch ? "(out, in)" : "(in, out)",
                             torch ? "looks like Keras (in,out); set \"layout\": \"keras\""
@@ -52,7 +53,7 @@ bool bind_linear(binding_context& ctx, bound_layer& b) {
     }
     if (out == 0) return ctx.problem("array '" + weight->source + "' must be 2-D");
     const bool square = weight->shape.size() == 2 && weight->shape[0] == weight->shape[1];
-    if ((in > 1 && out > 1) && refuse_if_ambiguous(ctx, *weight, square, "(out, in)", "(in, out)")) return false;
+    if (in > 1 && out > 1) refuse_if_ambiguous(ctx, *weight, square, "(out, in)", "(in, out)");
     const auto expected = torch ? std::vector<std::uint64_t>{out, in} : std::vector<std::uint64_t>{in, out};
     if (!ctx.check_shape(*weight, expected, torch ? "(out, in)" : "(in, out)")) return false;
     keep_weight_and_bias(ctx, b, *weight, expected, out);

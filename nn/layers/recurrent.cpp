@@ -118,7 +118,7 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
                                                     : "looks like PyTorch (gates*hidden, in); set \"layout\": \"torch\"")
                                            : "") && ok;
             ok = wh && ctx.check_shape(*wh, wh_shape, torch ? "(gates*hidden, hidden)" : "(hidden, gates*hidden)") && ok;
-            if (wi && refuse_if_ambiguous(ctx, *wi, false, "(gates*hidden, in)", "(in, gates*hidden)")) return false;
+            if (wi) refuse_if_ambiguous(ctx, *wi, false, "(gates*hidden, in)", "(in, gates*hidden)");
             if (wi) found[d].input = *wi;
             if (wh) found[d].recurrent = *wh;
             if (!s.bias) continue;
