@@ -1,5 +1,7 @@
 #include "io/npy_header.hpp"
 
+#include "io/file_format.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -179,7 +181,9 @@ bool npy_header::is_native_layout() const { return order != byte_order::big && i
 
 npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size) {
     if (prefix.size() < magic.size() || std::memcmp(prefix.data(), magic.data(), magic.size()) != 0) {
-        throw error("not an .npy file (bad magic; expected \\x93NUMPY)");
+        const file_format format = sniff_format(prefix);
+        throw error(fmt::format("not an .npy file (bad magic; expected \\x93NUMPY){}",
+                                format == file_format::unknown ? "" : fmt::format(": it is {}", describe(format))));
     }
     if (prefix.size() < 10) throw error(fmt::format("file too short for an .npy header ({} bytes)", total_size));
 
