@@ -1,11 +1,11 @@
 #include "nn/keras_config.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "io/error.hpp"
 #include "nn/model_spec.hpp"
@@ -27,7 +27,7 @@ struct keras_graph {
     std::vector<keras_layer> layers;
     std::string input;  // the InputLayer's name; empty for a Sequential model without one
     std::string output;
-    json batch_shape;   // the input's shape with the batch axis, as Keras writes it (null for None)
+    json batch_shape;  // the input's shape with the batch axis, as Keras writes it (null for None)
 };
 
 const json* present(const json& config, const char* key) {
@@ -51,15 +51,18 @@ const json& need(const keras_layer& l, const char* key) {
     return *v;
 }
 
-std::string string_or_dump(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string string_or_dump(const json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 // --- reading the config into a graph -------------------------------------------------------
 
 const json& model_body(const json& model) {
     if (!model.is_object() || !model.contains("class_name") || !model["class_name"].is_string() ||
         !model.contains("config")) {
-        throw error("not a Keras model config: expected {\"class_name\": \"Sequential\" or \"Functional\", \"config\": "
-                    "{...}}, as model.to_json() writes it");
+        throw error(
+            "not a Keras model config: expected {\"class_name\": \"Sequential\" or \"Functional\", \"config\": "
+            "{...}}, as model.to_json() writes it");
     }
     return model["config"];
 }
@@ -67,7 +70,8 @@ const json& model_body(const json& model) {
 keras_layer layer_of(const json& item, std::size_t index) {
     if (!item.is_object() || !item.contains("class_name") || !item["class_name"].is_string() ||
         !item.contains("config") || !item["config"].is_object()) {
-        throw error(fmt::format("config.layers[{}] is not a Keras layer: expected {{\"class_name\", \"config\"}}", index));
+        throw error(
+            fmt::format("config.layers[{}] is not a Keras layer: expected {{\"class_name\", \"config\"}}", index));
     }
     keras_layer l{item["class_name"].get<std::string>(), "", item["config"], {}};
     const json* name = item.contains("name") ? &item["name"] : present(l.config, "name");
@@ -85,7 +89,8 @@ void collect_keras3_tensors(const json& v, std::vector<json>& found) {
     if (v.is_object() && v.value("class_name", "") == "__keras_tensor__") {
         found.push_back(v["config"].value("keras_history", json()));
     } else if (v.is_array() || v.is_object()) {
-        for (const auto& x : v) collect_keras3_tensors(x, found);
+        for (const auto& x : v)
+            collect_keras3_tensors(x, found);
     }
 }
 
@@ -101,11 +106,17 @@ std::vector<std::string> node_inputs(const keras_layer& l, const json& node) {
     }
     std::vector<std::string> names;
     for (const auto& h : history) {
-        if (!h.is_array() || h.size() < 3 || !h[0].is_string()) fail(l, fmt::format("has an inbound node {} that is not [layer, node, tensor]", h.dump()));
+        if (!h.is_array() || h.size() < 3 || !h[0].is_string())
+            fail(l, fmt::format("has an inbound node {} that is not [layer, node, tensor]", h.dump()));
         const auto source = h[0].get<std::string>();
         if (source == "_CONSTANT_VALUE") fail(l, "takes a constant as an input, which npyflow does not support");
-        if (h[1] != 0) fail(l, fmt::format("reads call {} of layer '{}' (a shared layer), which npyflow does not support", h[1].dump(), source));
-        if (h[2] != 0) fail(l, fmt::format("reads output {} of layer '{}' (a layer with several outputs), which npyflow does not support", h[2].dump(), source));
+        if (h[1] != 0)
+            fail(l, fmt::format("reads call {} of layer '{}' (a shared layer), which npyflow does not support",
+                                h[1].dump(), source));
+        if (h[2] != 0)
+            fail(l, fmt::format(
+                        "reads output {} of layer '{}' (a layer with several outputs), which npyflow does not support",
+                        h[2].dump(), source));
         names.push_back(source);
     }
     if (names.empty()) fail(l, "has an inbound node without an input layer");
@@ -116,15 +127,18 @@ std::vector<std::string> node_inputs(const keras_layer& l, const json& node) {
 std::vector<std::string> endpoints(const json& v, const char* what) {
     std::vector<std::string> names;
     auto one = [&](const json& e) {
-        if (!e.is_array() || e.empty() || !e[0].is_string()) throw error(fmt::format("config.{} must hold [layer, node, tensor] lists, got {}", what, v.dump()));
+        if (!e.is_array() || e.empty() || !e[0].is_string())
+            throw error(fmt::format("config.{} must hold [layer, node, tensor] lists, got {}", what, v.dump()));
         names.push_back(e[0].get<std::string>());
     };
     if (v.is_array() && !v.empty() && v[0].is_string()) {
         one(v);
     } else if (v.is_array()) {
-        for (const auto& e : v) one(e);
+        for (const auto& e : v)
+            one(e);
     } else {
-        throw error(fmt::format("config.{}: npyflow takes a model with one input and one output, got {}", what, v.dump()));
+        throw error(
+            fmt::format("config.{}: npyflow takes a model with one input and one output, got {}", what, v.dump()));
     }
     return names;
 }
@@ -165,7 +179,8 @@ keras_graph read_functional(const json& body) {
         }
         *target = names[0];
     }
-    const auto input = std::find_if(g.layers.begin(), g.layers.end(), [&](const keras_layer& l) { return l.name == g.input; });
+    const auto input =
+        std::find_if(g.layers.begin(), g.layers.end(), [&](const keras_layer& l) { return l.name == g.input; });
     if (input == g.layers.end()) throw error(fmt::format("config.input_layers names '{}', which is no layer", g.input));
     g.batch_shape = input_layer_shape(*input);
     return g;
@@ -205,15 +220,17 @@ keras_graph read_graph(const json& model) {
     const auto kind = model["class_name"].get<std::string>();
     if (kind == "Sequential") return read_sequential(body);
     if (kind == "Functional" || kind == "Model") return read_functional(body);
-    throw error(fmt::format("class_name '{}' is not a Keras model npyflow reads (Sequential, Functional, Model)", kind));
+    throw error(
+        fmt::format("class_name '{}' is not a Keras model npyflow reads (Sequential, Functional, Model)", kind));
 }
 
 // The sample's shape: Keras's without the batch axis, its open sizes filled from `given`.
 std::vector<std::uint64_t> sample_shape(const keras_graph& g, const std::optional<std::vector<std::uint64_t>>& given) {
     if (g.batch_shape.is_null()) {
         if (given) return *given;
-        throw error("the config gives no input shape (no InputLayer, no batch_input_shape on the first layer, no "
-                    "build_input_shape); give the input shape (one sample, without the batch)");
+        throw error(
+            "the config gives no input shape (no InputLayer, no batch_input_shape on the first layer, no "
+            "build_input_shape); give the input shape (one sample, without the batch)");
     }
     if (!g.batch_shape.is_array() || g.batch_shape.size() < 2) {
         throw error(fmt::format("the model's input shape {} has no axis besides the batch", g.batch_shape.dump()));
@@ -228,9 +245,10 @@ std::vector<std::uint64_t> sample_shape(const keras_graph& g, const std::optiona
         const json& d = g.batch_shape[a + 1];
         if (d.is_null()) {
             if (!given) {
-                throw error(fmt::format("the model's input has shape {} with an open size (None) besides the batch; "
-                                        "give the input shape (one sample, without the batch)",
-                                        g.batch_shape.dump()));
+                throw error(
+                    fmt::format("the model's input has shape {} with an open size (None) besides the batch; "
+                                "give the input shape (one sample, without the batch)",
+                                g.batch_shape.dump()));
             }
             shape.push_back((*given)[a]);
         } else if (!d.is_number_integer() || d.get<std::int64_t>() < 1) {
@@ -264,7 +282,8 @@ std::vector<const keras_layer*> in_order(const keras_graph& g) {
             throw error(fmt::format("layer '{}' ({}) has no inputs but is not the model's input '{}'", name,
                                     it->second->class_name, g.input));
         }
-        for (const auto& s : it->second->inputs) stack.push_back(s);
+        for (const auto& s : it->second->inputs)
+            stack.push_back(s);
     }
     std::vector<const keras_layer*> order;
     std::set<std::string> done{g.input};
@@ -290,10 +309,9 @@ std::string activation_type(const keras_layer& l, const json& v, const char* key
     const json& name_json = v.is_object() && v.contains("config") && v["config"].is_string() ? v["config"] : v;
     if (!name_json.is_string()) fail(l, fmt::format("has {} {}, which npyflow does not compute", key, v.dump()));
     const auto name = name_json.get<std::string>();
-    static const std::map<std::string, std::string> types{{"linear", ""},       {"relu", "relu"},
-                                                          {"sigmoid", "sigmoid"}, {"tanh", "tanh"},
-                                                          {"softmax", "softmax"}, {"gelu", "gelu"},
-                                                          {"log_softmax", "log_softmax"}};
+    static const std::map<std::string, std::string> types{
+        {"linear", ""},         {"relu", "relu"}, {"sigmoid", "sigmoid"},        {"tanh", "tanh"},
+        {"softmax", "softmax"}, {"gelu", "gelu"}, {"log_softmax", "log_softmax"}};
     const auto it = types.find(name);
     if (it == types.end()) {
         fail(l, fmt::format("has {} \"{}\", which npyflow does not compute (it has: linear, relu, sigmoid, tanh, "
@@ -324,7 +342,8 @@ std::string window_padding(const keras_layer& l) {
 void check_last_axis(const keras_layer& l, const json* axis, std::size_t rank, const char* what) {
     if (!axis) return;
     const json& a = axis->is_array() && axis->size() == 1 ? (*axis)[0] : *axis;
-    if (a.is_number_integer() && (a.get<std::int64_t>() == -1 || a.get<std::int64_t>() == static_cast<std::int64_t>(rank) - 1)) {
+    if (a.is_number_integer() &&
+        (a.get<std::int64_t>() == -1 || a.get<std::int64_t>() == static_cast<std::int64_t>(rank) - 1)) {
         return;
     }
     fail(l, fmt::format("has axis {}; npyflow's {} works over the last axis only ({} of its {}-D input, batch counted)",
@@ -336,7 +355,8 @@ std::vector<std::uint64_t> even_padding(const keras_layer& l, std::size_t rank) 
     const json padding = l.config.value("padding", json(1));
     std::vector<std::uint64_t> pads;
     auto side = [&](const json& v) {
-        if (!v.is_number_integer() || v.get<std::int64_t>() < 0) fail(l, fmt::format("has padding {}, not sizes", padding.dump()));
+        if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+            fail(l, fmt::format("has padding {}, not sizes", padding.dump()));
         return v.get<std::uint64_t>();
     };
     auto axis = [&](const json& v) {
@@ -366,16 +386,19 @@ std::vector<std::uint64_t> even_padding(const keras_layer& l, std::size_t rank) 
 class converter {
 public:
     converter(const keras_graph& g, std::vector<const keras_layer*> order) : g_(g), order_(std::move(order)) {
-        for (const auto& l : g.layers) taken_.insert(l.name);
+        for (const auto& l : g.layers)
+            taken_.insert(l.name);
         for (const auto* l : order_) {
-            for (const auto& s : l->inputs) readers_[s].push_back(l);
+            for (const auto& s : l->inputs)
+                readers_[s].push_back(l);
         }
         output_of_[g.input] = model_input_name;
     }
 
     json convert(const std::vector<std::uint64_t>& input_shape) {
         rank_of_[g_.input] = input_shape.size() + 1;
-        for (const auto* l : order_) layer(*l);
+        for (const auto* l : order_)
+            layer(*l);
         json spec{{"layout", "keras"}, {"input", {{"shape", input_shape}}}, {"layers", layers_}};
         return spec;
     }
@@ -405,8 +428,10 @@ private:
             activation_after(l);
         } else if (k == "Conv1D" || k == "Conv2D") {
             check_channels_last(l);
-            json j{{"type", k == "Conv1D" ? "conv1d" : "conv2d"}, {"filters", need(l, "filters")},
-                   {"kernel_size", need(l, "kernel_size")}, {"padding", window_padding(l)},
+            json j{{"type", k == "Conv1D" ? "conv1d" : "conv2d"},
+                   {"filters", need(l, "filters")},
+                   {"kernel_size", need(l, "kernel_size")},
+                   {"padding", window_padding(l)},
                    {"use_bias", flag(c, "use_bias", true)}};
             for (const char* key : {"strides", "dilation_rate", "groups"}) {
                 if (const json* v = present(c, key)) j[key] = *v;
@@ -435,18 +460,21 @@ private:
             check_last_axis(l, present(c, "axis"), in_rank, "layernorm");
             const bool center = flag(c, "center", true), scale = flag(c, "scale", true);
             if (center != scale) {
-                fail(l, fmt::format("has center {} and scale {}; npyflow binds gamma and beta together (both or neither)",
-                                    center, scale));
+                fail(l,
+                     fmt::format("has center {} and scale {}; npyflow binds gamma and beta together (both or neither)",
+                                 center, scale));
             }
             json j{{"type", "layer_normalization"}, {"epsilon", c.value("epsilon", 1e-3)}};
             if (!center) j["center"] = j["scale"] = false;
             emit(l, j);
         } else if (k == "Embedding") {
             if (flag(c, "mask_zero", false)) {
-                fail(l, "has mask_zero true; npyflow does not mask time steps, so the layers after it would see id 0's "
-                        "row");
+                fail(l,
+                     "has mask_zero true; npyflow does not mask time steps, so the layers after it would see id 0's "
+                     "row");
             }
-            emit(l, {{"type", "embedding"}, {"input_dim", need(l, "input_dim")}, {"output_dim", need(l, "output_dim")}});
+            emit(l,
+                 {{"type", "embedding"}, {"input_dim", need(l, "input_dim")}, {"output_dim", need(l, "output_dim")}});
             rank_of_[l.name] = in_rank + 1;
         } else if (k == "LSTM" || k == "GRU") {
             recurrent(l);
@@ -458,8 +486,10 @@ private:
                 emit(l, {{"type", type}});
             }
         } else if (k == "ReLU") {
-            if (const json* v = present(c, "max_value")) fail(l, fmt::format("has max_value {} (a capped relu), which npyflow does not compute", v->dump()));
-            if (const json* v = present(c, "threshold"); v && *v != 0) fail(l, fmt::format("has threshold {}, which npyflow's relu does not take", v->dump()));
+            if (const json* v = present(c, "max_value"))
+                fail(l, fmt::format("has max_value {} (a capped relu), which npyflow does not compute", v->dump()));
+            if (const json* v = present(c, "threshold"); v && *v != 0)
+                fail(l, fmt::format("has threshold {}, which npyflow's relu does not take", v->dump()));
             const json* slope = present(c, "negative_slope");
             if (slope && *slope != 0) {
                 emit(l, {{"type", "leaky_relu"}, {"alpha", *slope}});
@@ -501,8 +531,9 @@ private:
         } else if (k == "ZeroPadding1D" || k == "ZeroPadding2D") {
             fold_zero_padding(l);
         } else if (k == "Sequential" || k == "Functional" || k == "Model") {
-            fail(l, "is a model inside the model, which npyflow does not read; rebuild the model from the inner "
-                    "model's layers");
+            fail(l,
+                 "is a model inside the model, which npyflow does not read; rebuild the model from the inner "
+                 "model's layers");
         } else {
             fail(l, "is not supported by npyflow");
         }
@@ -510,8 +541,10 @@ private:
 
     void recurrent(const keras_layer& l) {
         const json& c = l.config;
-        for (const auto& [key, want] : {std::pair{"activation", "tanh"}, std::pair{"recurrent_activation", "sigmoid"}}) {
-            if (const json* v = present(c, key); v && string_or_dump(v->is_object() ? v->value("config", *v) : *v) != want) {
+        for (const auto& [key, want] :
+             {std::pair{"activation", "tanh"}, std::pair{"recurrent_activation", "sigmoid"}}) {
+            if (const json* v = present(c, key);
+                v && string_or_dump(v->is_object() ? v->value("config", *v) : *v) != want) {
                 fail(l, fmt::format("has {} {}; npyflow runs the standard cell (activation tanh, recurrent_activation "
                                     "sigmoid)",
                                     key, v->dump()));
@@ -524,8 +557,10 @@ private:
             if (flag(c, key, false)) fail(l, fmt::format("has {} true; {}", key, why));
         }
         const bool sequences = flag(c, "return_sequences", false);
-        json j{{"type", l.class_name == "LSTM" ? "lstm" : "gru"}, {"units", need(l, "units")},
-               {"return_sequences", sequences}, {"use_bias", flag(c, "use_bias", true)}};
+        json j{{"type", l.class_name == "LSTM" ? "lstm" : "gru"},
+               {"units", need(l, "units")},
+               {"return_sequences", sequences},
+               {"use_bias", flag(c, "use_bias", true)}};
         // Keras before 2.1 had no reset_after: its GRU was the reset-before cell.
         if (l.class_name == "GRU") j["reset_after"] = flag(c, "reset_after", false);
         emit(l, j);
@@ -540,7 +575,8 @@ private:
         const std::string type = activation_type(l, *v, "activation");
         if (type.empty()) return;
         std::string name = l.name + "/" + type;
-        for (int n = 1; taken_.contains(name); ++n) name = fmt::format("{}/{}_{}", l.name, type, n);
+        for (int n = 1; taken_.contains(name); ++n)
+            name = fmt::format("{}/{}_{}", l.name, type, n);
         taken_.insert(name);
         append({{"type", type}, {"name", name}}, {l.name});
         output_of_[l.name] = name;
@@ -556,7 +592,9 @@ private:
         if (readers.size() != 1 || readers[0]->class_name != conv) {
             fail(l, fmt::format("is read by {}; npyflow folds a ZeroPadding into the {} right after it and supports "
                                 "it nowhere else",
-                                readers.empty() ? std::string("no layer") : fmt::format("'{}' ({}){}", readers[0]->name, readers[0]->class_name, readers.size() > 1 ? " and others" : ""),
+                                readers.empty() ? std::string("no layer")
+                                                : fmt::format("'{}' ({}){}", readers[0]->name, readers[0]->class_name,
+                                                              readers.size() > 1 ? " and others" : ""),
                                 conv));
         }
         zero_padding_[readers[0]->name] = even_padding(l, rank);
@@ -566,7 +604,8 @@ private:
     void emit(const keras_layer& l, json j) {
         j["name"] = l.name;
         std::vector<std::string> sources;
-        for (const auto& s : l.inputs) sources.push_back(output_of_.at(s));
+        for (const auto& s : l.inputs)
+            sources.push_back(output_of_.at(s));
         append(std::move(j), sources);
     }
 
@@ -580,9 +619,9 @@ private:
     const keras_graph& g_;
     std::vector<const keras_layer*> order_;
     std::map<std::string, std::vector<const keras_layer*>> readers_;
-    std::set<std::string> taken_;                       // Keras's names and those added for activations
-    std::map<std::string, std::string> output_of_;      // Keras layer -> the npyflow layer holding its output
-    std::map<std::string, std::size_t> rank_of_;        // Keras layer -> its output's rank, the batch counted
+    std::set<std::string> taken_;                   // Keras's names and those added for activations
+    std::map<std::string, std::string> output_of_;  // Keras layer -> the npyflow layer holding its output
+    std::map<std::string, std::size_t> rank_of_;    // Keras layer -> its output's rank, the batch counted
     std::map<std::string, std::vector<std::uint64_t>> zero_padding_;  // conv -> the padding folded into it
     std::string previous_ = model_input_name;
     json layers_ = json::array();
@@ -590,7 +629,8 @@ private:
 
 }  // namespace
 
-nlohmann::json spec_from_keras(const nlohmann::json& keras_model, const std::optional<std::vector<std::uint64_t>>& input_shape) {
+nlohmann::json spec_from_keras(const nlohmann::json& keras_model,
+                               const std::optional<std::vector<std::uint64_t>>& input_shape) {
     const keras_graph g = read_graph(keras_model);
     const auto shape = sample_shape(g, input_shape);
     auto order = in_order(g);

@@ -5,10 +5,9 @@
 // Keras", lists what maps to what.
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace npyflow {
 

@@ -6,12 +6,11 @@
 // the notes, to be checked before the spec is used. docs/model-spec.md, "Drafting a spec".
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace npyflow {
 

@@ -2,13 +2,12 @@
 // in the form keras/engine/sequential.py and functional.py get_config give them) of networks
 // whose Keras-layout weights and PyTorch outputs are fixtures already; each converted spec must
 // bind those weights and compute PyTorch's outputs. Then every refusal, with its message.
-#include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "io/error.hpp"
 #include "io/npy_array.hpp"
@@ -45,7 +44,8 @@ void computes_pytorchs_outputs(const std::string& config, const std::string& mod
     net.run(x, rows, out);
     REQUIRE(out.size() == expected.size());
     double worst = 0;
-    for (std::size_t i = 0; i < out.size(); ++i) worst = std::max(worst, double(std::abs(out[i] - expected[i])));
+    for (std::size_t i = 0; i < out.size(); ++i)
+        worst = std::max(worst, double(std::abs(out[i] - expected[i])));
     CHECK(worst < 1e-4);
 }
 
@@ -129,8 +129,9 @@ TEST_CASE("nn.keras_config.h5_model_config_and_keras3_form", "[nn]") {
 // An open size (None) must be given; the size given must agree with those the config states.
 TEST_CASE("nn.keras_config.input_shape_open_sizes", "[nn]") {
     const auto lstm = sequential(R"({"class_name": "LSTM", "config": {"name": "l", "units": 3}})", "[null, null, 4]");
-    refused(lstm, "the model's input has shape [null,null,4] with an open size (None) besides the batch; give the "
-                  "input shape (one sample, without the batch)");
+    refused(lstm,
+            "the model's input has shape [null,null,4] with an open size (None) besides the batch; give the "
+            "input shape (one sample, without the batch)");
     REQUIRE(spec_from_keras(lstm, std::vector<std::uint64_t>{7, 4})["input"]["shape"] == nlohmann::json{7, 4});
     REQUIRE_THROWS_WITH(spec_from_keras(lstm, std::vector<std::uint64_t>{7, 5}),
                         "the input shape given has 5 in dim 1, the model's input [null,null,4] says 4");
@@ -138,47 +139,65 @@ TEST_CASE("nn.keras_config.input_shape_open_sizes", "[nn]") {
                         "the input shape given has 1 dims, the model's input [null,null,4] has 2 besides the batch");
     const auto unbuilt = nlohmann::json::parse(
         R"({"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"name": "d", "units": 2}}]}})");
-    refused(unbuilt, "the config gives no input shape (no InputLayer, no batch_input_shape on the first layer, no "
-                     "build_input_shape); give the input shape (one sample, without the batch)");
+    refused(unbuilt,
+            "the config gives no input shape (no InputLayer, no batch_input_shape on the first layer, no "
+            "build_input_shape); give the input shape (one sample, without the batch)");
     REQUIRE(spec_from_keras(unbuilt, std::vector<std::uint64_t>{3})["input"]["shape"] == nlohmann::json{3});
 }
 
 TEST_CASE("nn.keras_config.refusals_name_the_layer_and_option", "[nn]") {
-    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer": {}}})", "[null, 5, 4]"),
-            "layer 'bidirectional' (Bidirectional) is not supported by npyflow");
-    refused(sequential(R"({"class_name": "Conv2D", "config": {"name": "conv", "filters": 2, "kernel_size": [3, 3],
-                           "data_format": "channels_first"}})", "[null, 3, 8, 8]"),
-            R"(layer 'conv' (Conv2D) has data_format "channels_first"; npyflow's keras layout is channels_last, Keras's default (samples (H, W, C), kernels (kH, kW, I, O)))");
-    refused(sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "activation": "relu"}})", "[null, 5, 4]"),
-            R"(layer 'lstm' (LSTM) has activation "relu"; npyflow runs the standard cell (activation tanh, recurrent_activation sigmoid))");
-    refused(sequential(R"({"class_name": "GRU", "config": {"name": "gru", "units": 3, "recurrent_activation": "hard_sigmoid"}})",
+    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer": {}}})",
                        "[null, 5, 4]"),
-            R"(layer 'gru' (GRU) has recurrent_activation "hard_sigmoid"; npyflow runs the standard cell (activation tanh, recurrent_activation sigmoid))");
-    refused(sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "return_state": true}})", "[null, 5, 4]"),
+            "layer 'bidirectional' (Bidirectional) is not supported by npyflow");
+    refused(
+        sequential(R"({"class_name": "Conv2D", "config": {"name": "conv", "filters": 2, "kernel_size": [3, 3],
+                           "data_format": "channels_first"}})",
+                   "[null, 3, 8, 8]"),
+        R"(layer 'conv' (Conv2D) has data_format "channels_first"; npyflow's keras layout is channels_last, Keras's default (samples (H, W, C), kernels (kH, kW, I, O)))");
+    refused(
+        sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "activation": "relu"}})",
+                   "[null, 5, 4]"),
+        R"(layer 'lstm' (LSTM) has activation "relu"; npyflow runs the standard cell (activation tanh, recurrent_activation sigmoid))");
+    refused(
+        sequential(
+            R"({"class_name": "GRU", "config": {"name": "gru", "units": 3, "recurrent_activation": "hard_sigmoid"}})",
+            "[null, 5, 4]"),
+        R"(layer 'gru' (GRU) has recurrent_activation "hard_sigmoid"; npyflow runs the standard cell (activation tanh, recurrent_activation sigmoid))");
+    refused(sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "return_state": true}})",
+                       "[null, 5, 4]"),
             "layer 'lstm' (LSTM) has return_state true; npyflow gives the layer's output only");
-    refused(sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "go_backwards": true}})", "[null, 5, 4]"),
+    refused(sequential(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "go_backwards": true}})",
+                       "[null, 5, 4]"),
             "layer 'lstm' (LSTM) has go_backwards true; npyflow reads sequences forward");
-    refused(sequential(R"({"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "swish"}})"),
-            R"(layer 'dense' (Dense) has activation "swish", which npyflow does not compute (it has: linear, relu, sigmoid, tanh, softmax, gelu, log_softmax))");
-    refused(sequential(R"({"class_name": "Activation", "config": {"name": "act", "activation": "elu"}})"),
-            R"(layer 'act' (Activation) has activation "elu", which npyflow does not compute (it has: linear, relu, sigmoid, tanh, softmax, gelu, log_softmax))");
-    refused(sequential(R"({"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": [3], "padding": "causal"}})",
-                       "[null, 9, 2]"),
-            R"(layer 'c' (Conv1D) has padding "causal"; npyflow computes "valid" and "same")");
-    refused(sequential(R"({"class_name": "BatchNormalization", "config": {"name": "bn", "axis": [1]}})", "[null, 8, 8, 3]"),
-            "layer 'bn' (BatchNormalization) has axis [1]; npyflow's batchnorm works over the last axis only (3 of its "
-            "4-D input, batch counted)");
-    refused(sequential(R"({"class_name": "BatchNormalization", "config": {"name": "bn", "axis": -1, "scale": false}})"),
-            "layer 'bn' (BatchNormalization) has scale false, so it has no gamma array; npyflow's batchnorm needs gamma, "
-            "beta, moving_mean and moving_variance");
-    refused(sequential(R"({"class_name": "LayerNormalization", "config": {"name": "ln", "axis": [1, 2]}})", "[null, 3, 4]"),
-            "layer 'ln' (LayerNormalization) has axis [1,2]; npyflow's layernorm works over the last axis only (2 of "
-            "its 3-D input, batch counted)");
+    refused(
+        sequential(R"({"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "swish"}})"),
+        R"(layer 'dense' (Dense) has activation "swish", which npyflow does not compute (it has: linear, relu, sigmoid, tanh, softmax, gelu, log_softmax))");
+    refused(
+        sequential(R"({"class_name": "Activation", "config": {"name": "act", "activation": "elu"}})"),
+        R"(layer 'act' (Activation) has activation "elu", which npyflow does not compute (it has: linear, relu, sigmoid, tanh, softmax, gelu, log_softmax))");
+    refused(
+        sequential(
+            R"({"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": [3], "padding": "causal"}})",
+            "[null, 9, 2]"),
+        R"(layer 'c' (Conv1D) has padding "causal"; npyflow computes "valid" and "same")");
+    refused(
+        sequential(R"({"class_name": "BatchNormalization", "config": {"name": "bn", "axis": [1]}})", "[null, 8, 8, 3]"),
+        "layer 'bn' (BatchNormalization) has axis [1]; npyflow's batchnorm works over the last axis only (3 of its "
+        "4-D input, batch counted)");
+    refused(
+        sequential(R"({"class_name": "BatchNormalization", "config": {"name": "bn", "axis": -1, "scale": false}})"),
+        "layer 'bn' (BatchNormalization) has scale false, so it has no gamma array; npyflow's batchnorm needs gamma, "
+        "beta, moving_mean and moving_variance");
+    refused(
+        sequential(R"({"class_name": "LayerNormalization", "config": {"name": "ln", "axis": [1, 2]}})", "[null, 3, 4]"),
+        "layer 'ln' (LayerNormalization) has axis [1,2]; npyflow's layernorm works over the last axis only (2 of "
+        "its 3-D input, batch counted)");
     refused(sequential(R"({"class_name": "LayerNormalization", "config": {"name": "ln", "center": false}})"),
             "layer 'ln' (LayerNormalization) has center false and scale true; npyflow binds gamma and beta together "
             "(both or neither)");
     refused(sequential(R"({"class_name": "Embedding", "config": {"name": "emb", "input_dim": 9, "output_dim": 2,
-                           "mask_zero": true}})", "[null, 5]"),
+                           "mask_zero": true}})",
+                       "[null, 5]"),
             "layer 'emb' (Embedding) has mask_zero true; npyflow does not mask time steps, so the layers after it "
             "would see id 0's row");
     refused(sequential(R"({"class_name": "ReLU", "config": {"name": "relu6", "max_value": 6.0}})"),
@@ -199,9 +218,11 @@ TEST_CASE("nn.keras_config.refusals_name_the_layer_and_option", "[nn]") {
     refused(sequential(R"({"class_name": "Dense", "config": {"name": "input", "units": 2}})"),
             "layer 'input' (Dense) is named 'input', the name npyflow's specs keep for the model's input; rename it in "
             "Keras (its weights' names change with it)");
-    refused(sequential(R"({"class_name": "Dense", "config": {"name": "dense"}})"), "layer 'dense' (Dense) has no 'units'");
-    refused(nlohmann::json::parse(R"({"layers": []})"),
-            R"(not a Keras model config: expected {"class_name": "Sequential" or "Functional", "config": {...}}, as model.to_json() writes it)");
+    refused(sequential(R"({"class_name": "Dense", "config": {"name": "dense"}})"),
+            "layer 'dense' (Dense) has no 'units'");
+    refused(
+        nlohmann::json::parse(R"({"layers": []})"),
+        R"(not a Keras model config: expected {"class_name": "Sequential" or "Functional", "config": {...}}, as model.to_json() writes it)");
     refused(nlohmann::json::parse(R"({"class_name": "Dense", "config": {}})"),
             "class_name 'Dense' is not a Keras model npyflow reads (Sequential, Functional, Model)");
 }

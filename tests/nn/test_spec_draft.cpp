@@ -1,8 +1,8 @@
 // draft_spec: specs proposed from the fixtures' array names and shapes must parse and bind
 // those weights (every array used), and the notes must name each guess.
-#include <catch2/catch.hpp>
-
 #include <fmt/format.h>
+
+#include <catch2/catch.hpp>
 
 #include "nn/spec_draft.hpp"
 #include "tests/nn/nn_test_support.hpp"
@@ -16,7 +16,8 @@ const std::filesystem::path fixtures = NPYFLOW_NN_FIXTURES;
 
 shapes arrays_of(const weight_source& weights) {
     shapes arrays;
-    for (const auto& name : weights.names()) arrays.emplace_back(name, weights.load(name).header().shape);
+    for (const auto& name : weights.names())
+        arrays.emplace_back(name, weights.load(name).header().shape);
     return arrays;
 }
 
@@ -30,8 +31,8 @@ spec_draft drafted_and_bound(const std::string& file, const std::optional<std::v
 }
 
 bool has_note(const spec_draft& d, const std::string& text) {
-    const bool found =
-        std::any_of(d.notes.begin(), d.notes.end(), [&](const std::string& n) { return n.find(text) != std::string::npos; });
+    const bool found = std::any_of(d.notes.begin(), d.notes.end(),
+                                   [&](const std::string& n) { return n.find(text) != std::string::npos; });
     if (!found) UNSCOPED_INFO("notes:\n" << fmt::format("{}", fmt::join(d.notes, "\n")));
     return found;
 }
@@ -47,8 +48,9 @@ TEST_CASE("nn.spec_draft.torch_mlp", "[nn]") {
         {"type": "linear", "name": "3", "out_features": 8, "bias": true},
         {"type": "linear", "name": "5", "out_features": 5, "bias": true}])"));
     CHECK(has_note(d, "layers[1] '1': batchnorm: eps is not in the weights; PyTorch's default 1e-5 assumed"));
-    CHECK(has_note(d, "activations (relu, tanh, ...), pooling and dropout have no weights: the draft has none; add "
-                      "them where the model has them (between '1' and '3', '3' and '5')"));
+    CHECK(has_note(d,
+                   "activations (relu, tanh, ...), pooling and dropout have no weights: the draft has none; add "
+                   "them where the model has them (between '1' and '3', '3' and '5')"));
     CHECK(has_note(d, "input.shape [20]: from the first layer's input size"));
     CHECK(has_note(d, "without a softmax"));
 }
@@ -58,15 +60,18 @@ TEST_CASE("nn.spec_draft.torch_cnn", "[nn]") {
     REQUIRE(d.spec["layers"][0] == nlohmann::json::parse(R"({"type": "conv2d", "name": "0", "out_channels": 6,
         "kernel_size": [3, 2], "stride": 1, "padding": 0, "bias": true})"));
     REQUIRE(d.spec["layers"][3] == nlohmann::json::parse(R"({"type": "global_avgpool2d"})"));
-    CHECK(has_note(d, "layers[0] '0': conv2d kernel 3x2: stride and padding are not in the weights; stated as 1 and "
-                      "0, check them (and groups: 1 assumed, 4 input channels)"));
-    CHECK(has_note(d, "layers[3]: a global average pool, a guess: the weights go from a conv to a linear reading 6 "
-                      "features (its channels)"));
+    CHECK(has_note(d,
+                   "layers[0] '0': conv2d kernel 3x2: stride and padding are not in the weights; stated as 1 and "
+                   "0, check them (and groups: 1 assumed, 4 input channels)"));
+    CHECK(has_note(d,
+                   "layers[3]: a global average pool, a guess: the weights go from a conv to a linear reading 6 "
+                   "features (its channels)"));
     // Without the input shape, the channels are known and the spatial sizes are asked for.
     const weight_source weights(fixtures / "cnn_b.npz");
     const auto open = draft_spec(arrays_of(weights), std::nullopt);
     REQUIRE(open.spec["input"]["shape"] == nlohmann::json{4, "H", "W"});
-    CHECK(has_note(open, R"(input.shape [4,"H","W"]: the sizes named are not in the weights; give them with --input-shape)"));
+    CHECK(has_note(open,
+                   R"(input.shape [4,"H","W"]: the sizes named are not in the weights; give them with --input-shape)"));
 }
 
 TEST_CASE("nn.spec_draft.torch_embedding_and_lstm", "[nn]") {
@@ -88,7 +93,8 @@ TEST_CASE("nn.spec_draft.torch_embedding_and_lstm", "[nn]") {
 TEST_CASE("nn.spec_draft.keras_names_and_positions", "[nn]") {
     const auto d = drafted_and_bound("mlp.keras.npz", std::nullopt);
     REQUIRE(d.spec["layout"] == "keras");
-    REQUIRE(d.spec["layers"][0] == nlohmann::json::parse(R"({"type": "dense", "name": "0", "units": 16, "use_bias": true})"));
+    REQUIRE(d.spec["layers"][0] ==
+            nlohmann::json::parse(R"({"type": "dense", "name": "0", "units": 16, "use_bias": true})"));
     REQUIRE(d.spec["layers"][1] == nlohmann::json::parse(R"({"type": "batch_normalization", "name": "1"})"));
     CHECK(has_note(d, "Keras names (layer/kernel): the keras layout"));
     CHECK(has_note(d, "epsilon is not in the weights; Keras's default 1e-3 assumed"));
@@ -99,14 +105,15 @@ TEST_CASE("nn.spec_draft.keras_names_and_positions", "[nn]") {
     REQUIRE(gru.spec["layers"][0]["reset_after"] == true);  // its (2, 3H) bias
     const auto positional = drafted_and_bound("mlp.keras_positional.npz", std::nullopt);
     REQUIRE(positional.spec["layout"] == "keras");
-    CHECK(has_note(positional, "positional arrays (arr_0, ...): the layers are read from shapes alone, and the layout "
-                               "is a guess (keras, as np.savez(*model.get_weights()) writes); state the right one"));
+    CHECK(has_note(positional,
+                   "positional arrays (arr_0, ...): the layers are read from shapes alone, and the layout "
+                   "is a guess (keras, as np.savez(*model.get_weights()) writes); state the right one"));
     CHECK(has_note(positional, "batchnorm: four arrays of 16 taken as its weight, bias, mean and variance"));
 }
 
 TEST_CASE("nn.spec_draft.names_it_cannot_read", "[nn]") {
-    const auto d = draft_spec({{"module.fc.weight", {3, 4}}, {"module.fc.bias", {3}}, {"module.odd.thing", {2, 2, 2, 2, 2}}},
-                              std::nullopt);
+    const auto d = draft_spec(
+        {{"module.fc.weight", {3, 4}}, {"module.fc.bias", {3}}, {"module.odd.thing", {2, 2, 2, 2, 2}}}, std::nullopt);
     REQUIRE(d.spec["strip_prefix"] == "module.");
     REQUIRE(d.spec["layers"].size() == 1);
     CHECK(has_note(d, "arrays not recognised, left out: odd.thing (2, 2, 2, 2, 2)"));
