@@ -1,0 +1,126 @@
+// draft_spec: specs proposed from the fixtures' array names and shapes must parse and bind
+// those weights (every array used), and the notes must name each guess.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+
+#include "nn/spec_draft.hpp"
+#include "tests/nn/nn_test_support.hpp"
+
+namespace npyflow::test {
+namespace {
+
+using shapes = std::vector<std::pair<std::string, std::vector<std::uint64_t>>>;
+
+const std::filesystem::path fixtures = NPYFLOW_NN_FIXTURES;
+
+shapes arrays_of(const weight_source& weights) {
+    shapes arrays;
+    for (const auto& name : weights.names())
+        arrays.emplace_back(name, weights.load(name).header().shape);
+    return arrays;
+}
+
+// Drafted from the file's names and shapes, then parsed and bound (strict: every array used).
+spec_draft drafted_and_bound(const std::string& file, const std::optional<std::vector<std::uint64_t>>& input_shape) {
+    const weight_source weights(fixtures / file);
+    spec_draft d = draft_spec(arrays_of(weights), input_shape);
+    INFO(file << ": " << d.spec.dump(1) << "\n" << fmt::format("{}", fmt::join(d.notes, "\n")));
+    REQUIRE_NOTHROW(bind_parameters(parse_model_spec(d.spec), weights, true));
+    return d;
+}
+
+bool has_note(const spec_draft& d, const std::string& text) {
+    const bool found = std::any_of(d.notes.begin(), d.notes.end(),
+                                   [&](const std::string& n) { return n.find(text) != std::string::npos; });
+    if (!found) UNSCOPED_INFO("notes:\n" << fmt::format("{}", fmt::join(d.notes, "\n")));
+    return found;
+}
+
+}  // namespace
+
+TEST_CASE("nn.spec_draft.torch_mlp", "[nn]") {
+    const auto d = drafted_and_bound("mlp.npz", std::nullopt);
+    REQUIRE(d.spec["layout"] == "torch");
+    REQUIRE(d.spec["input"]["shape"] == nlohmann::json{20});  // the first linear's in_features
+    REQUIRE(d.spec["layers"] == nlohmann::json::parse(R"([
+        {"type": "linear", "name": "0", "out_features": 16, "bias": true}, {"type": "batchnorm", "name": "1"},
+        {"type": "linear", "name": "3", "out_features": 8, "bias": true},
+        {"type": "linear", "name": "5", "out_features": 5, "bias": true}])"));
+    CHECK(has_note(d, "layers[1] '1': batchnorm: eps is not in the weights; PyTorch's default 1e-5 assumed"));
+    CHECK(has_note(d,
+                   "activations (relu, tanh, ...), pooling and dropout have no weights: the draft has none; add "
+                   "them where the model has them (between '1' and '3', '3' and '5')"));
+    CHECK(has_note(d, "input.shape [20]: from the first layer's input size"));
+    CHECK(has_note(d, "without a softmax"));
+}
+
+TEST_CASE("nn.spec_draft.torch_cnn", "[nn]") {
+    const auto d = drafted_and_bound("cnn_b.npz", std::vector<std::uint64_t>{4, 9, 9});
+    REQUIRE(d.spec["layers"][0] == nlohmann::json::parse(R"({"type": "conv2d", "name": "0", "out_channels": 6,
+        "kernel_size": [3, 2], "stride": 1, "padding": 0, "bias": true})"));
+    REQUIRE(d.spec["layers"][3] == nlohmann::json::parse(R"({"type": "global_avgpool2d"})"));
+    CHECK(has_note(d,
+                   "layers[0] '0': conv2d kernel 3x2: stride and padding are not in the weights; stated as 1 and "
+                   "0, check them (and groups: 1 assumed, 4 input channels)"));
+    CHECK(has_note(d,
+                   "layers[3]: a global average pool, a guess: the weights go from a conv to a linear reading 6 "
+                   "features (its channels)"));
+    // Without the input shape, the channels are known and the spatial sizes are asked for.
+    const weight_source weights(fixtures / "cnn_b.npz");
+    const auto open = draft_spec(arrays_of(weights), std::nullopt);
+    REQUIRE(open.spec["input"]["shape"] == nlohmann::json{4, "H", "W"});
+    CHECK(has_note(open,
+                   R"(input.shape [4,"H","W"]: the sizes named are not in the weights; give them with --input-shape)"));
+}
+
+TEST_CASE("nn.spec_draft.torch_embedding_and_lstm", "[nn]") {
+    const auto d = drafted_and_bound("graph/lstm_classifier.npz", std::vector<std::uint64_t>{12});
+    REQUIRE(d.spec["layers"][0] == nlohmann::json::parse(R"({"type": "embedding", "name": "emb", "num_embeddings": 50,
+        "embedding_dim": 8})"));
+    REQUIRE(d.spec["layers"][1] == nlohmann::json::parse(R"({"type": "lstm", "name": "lstm", "hidden_size": 16,
+        "num_layers": 2, "bias": true, "return_sequences": false})"));
+    CHECK(has_note(d, "layers[0] 'emb': embedding 50 x 8: a guess (a 2-D weight without bias named so)"));
+    CHECK(has_note(d, "layers[1] 'lstm': return_sequences false: a guess (the last step, as a classifier reads)"));
+    const auto open = draft_spec(arrays_of(weight_source(fixtures / "graph/lstm_classifier.npz")), std::nullopt);
+    REQUIRE(open.spec["input"]["shape"] == nlohmann::json{"T"});
+    // Bidirectional, 2 layers, GRU by its 3H rows.
+    const auto gru = drafted_and_bound("graph/gru_classifier.npz", std::vector<std::uint64_t>{9, 4});
+    REQUIRE(gru.spec["layers"][0] == nlohmann::json::parse(R"({"type": "gru", "name": "gru", "hidden_size": 6,
+        "num_layers": 2, "bidirectional": true, "bias": true, "return_sequences": false})"));
+}
+
+TEST_CASE("nn.spec_draft.keras_names_and_positions", "[nn]") {
+    const auto d = drafted_and_bound("mlp.keras.npz", std::nullopt);
+    REQUIRE(d.spec["layout"] == "keras");
+    REQUIRE(d.spec["layers"][0] ==
+            nlohmann::json::parse(R"({"type": "dense", "name": "0", "units": 16, "use_bias": true})"));
+    REQUIRE(d.spec["layers"][1] == nlohmann::json::parse(R"({"type": "batch_normalization", "name": "1"})"));
+    CHECK(has_note(d, "Keras names (layer/kernel): the keras layout"));
+    CHECK(has_note(d, "epsilon is not in the weights; Keras's default 1e-3 assumed"));
+    const auto lstm = drafted_and_bound("graph/lstm_classifier.keras.npz", std::vector<std::uint64_t>{12});
+    REQUIRE(lstm.spec["layers"][1]["return_sequences"] == true);  // another lstm follows
+    REQUIRE(lstm.spec["layers"][2]["return_sequences"] == false);
+    const auto gru = drafted_and_bound("graph/gru_keras.keras.npz", std::vector<std::uint64_t>{9, 4});
+    REQUIRE(gru.spec["layers"][0]["reset_after"] == true);  // its (2, 3H) bias
+    const auto positional = drafted_and_bound("mlp.keras_positional.npz", std::nullopt);
+    REQUIRE(positional.spec["layout"] == "keras");
+    CHECK(has_note(positional,
+                   "positional arrays (arr_0, ...): the layers are read from shapes alone, and the layout "
+                   "is a guess (keras, as np.savez(*model.get_weights()) writes); state the right one"));
+    CHECK(has_note(positional, "batchnorm: four arrays of 16 taken as its weight, bias, mean and variance"));
+}
+
+TEST_CASE("nn.spec_draft.names_it_cannot_read", "[nn]") {
+    const auto d = draft_spec(
+        {{"module.fc.weight", {3, 4}}, {"module.fc.bias", {3}}, {"module.odd.thing", {2, 2, 2, 2, 2}}}, std::nullopt);
+    REQUIRE(d.spec["strip_prefix"] == "module.");
+    REQUIRE(d.spec["layers"].size() == 1);
+    CHECK(has_note(d, "arrays not recognised, left out: odd.thing (2, 2, 2, 2, 2)"));
+    CHECK(has_note(d, R"(strip_prefix "module.": every array name starts with it)"));
+    const auto positional = draft_spec({{"arr_0", {3, 4, 5, 6, 7}}}, std::nullopt);
+    CHECK(has_note(positional, "array 'arr_0' (3, 4, 5, 6, 7) not recognised by its shape; the draft stops before it"));
+    CHECK(has_note(positional, "no layer recognised: the draft has no layers and is not a spec yet"));
+}
+
+}  // namespace npyflow::test
