@@ -175,6 +175,7 @@ public:
                     break;
                 }
             }
+            if (name.empty() && current_->layout == weight_layout::keras) name = in_cell_scope(s.name, framework_role);
             if (name.empty()) {
                 problem(fmt::format("missing array '{}' in {}; closest names present: {}{}", candidates.front(),
                                     weights_.where(), closest(candidates.front(), names_),
@@ -242,6 +243,22 @@ private:
             }
         }
         return "";
+    }
+
+    // Keras 2 saves a recurrent layer's arrays in its cell's scope: "lstm/lstm_cell/kernel:0".
+    // The one name of that form, or none.
+    std::string in_cell_scope(const std::string& layer, const std::string& role) const {
+        std::string found;
+        for (const auto& n : names_) {
+            if (!n.starts_with(layer + "/")) continue;
+            std::string rest = n.substr(layer.size() + 1);
+            if (rest.ends_with(":0")) rest.resize(rest.size() - 2);
+            const auto cut = rest.find('/');
+            if (cut == std::string::npos || rest.substr(cut + 1) != role || rest.find('/', cut + 1) != std::string::npos) continue;
+            if (!found.empty()) return "";
+            found = n;
+        }
+        return found;
     }
 
     // A positional archive that runs out: says how many arrays it has and how many the

@@ -236,4 +236,19 @@ TEST_CASE("nn.hints.name_the_likely_cause", "[nn]") {
     }
 }
 
+// Keras 2 saves an LSTM's arrays in its cell's scope ("lstm/lstm_cell/kernel:0"): a layer
+// named "lstm" finds them there, and computes what the same arrays under "lstm/" give.
+TEST_CASE("nn.keras.cell_scoped_names", "[nn]") {
+    scratch_dir scoped, plain;
+    const auto k = ramp(24, 0.1f), r = ramp(16, -0.1f), b = ramp(8, 0.05f);
+    save_weights(scoped.path(), {{"lstm/lstm_cell/kernel:0", {{3, 8}, k}},
+                                 {"lstm/lstm_cell/recurrent_kernel:0", {{2, 8}, r}},
+                                 {"lstm/lstm_cell/bias:0", {{8}, b}}});
+    save_weights(plain.path(), {{"lstm/kernel:0", {{3, 8}, k}}, {"lstm/recurrent_kernel:0", {{2, 8}, r}}, {"lstm/bias:0", {{8}, b}}});
+    const auto spec = spec_of(R"({"layout": "keras", "input": {"shape": [4, 3]}, "layers": [{"type": "lstm", "name": "lstm", "units": 2}]})");
+    const auto x = ramp(12, 0.3f);
+    const auto want = run_network(spec, plain.path(), x, 1);
+    REQUIRE(run_network(spec, scoped.path(), x, 1) == want);
+}
+
 }  // namespace npyflow::test
