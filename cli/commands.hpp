@@ -15,5 +15,7 @@ void add_preprocess_command(CLI::App& app, command_runner& run);
 void add_score_command(CLI::App& app, command_runner& run);
 void add_concat_command(CLI::App& app, command_runner& run);
 void add_bench_command(CLI::App& app, command_runner& run);
+void add_spec_command(CLI::App& app, command_runner& run);
+void add_convert_command(CLI::App& app, command_runner& run);
 
 }  // namespace npyflow::cli

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
     npyflow::cli::add_score_command(app, run);
     npyflow::cli::add_concat_command(app, run);
     npyflow::cli::add_bench_command(app, run);
+    npyflow::cli::add_spec_command(app, run);
+    npyflow::cli::add_convert_command(app, run);
 
     // CLI11 would say only "A subcommand is required" for a misspelt command.
     if (argc > 1 && argv[1][0] != '-') {

@@ -15,11 +15,14 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
+#include "cli/model_summary.hpp"
+#include "cli/reference_check.hpp"
 #include "cli/peak_memory.hpp"
 #include "cli/rank_group.hpp"
 #include "cli/pipeline_job.hpp"
 #include "cli/stop_signal.hpp"
 #include "io/error.hpp"
+#include "io/file_format.hpp"
 #include "io/file_identity.hpp"
 #include "io/json_file.hpp"
 #include "io/small_file.hpp"
@@ -43,7 +46,10 @@ enum class inference_mode { streams, parallel, auto_ };
 
 struct score_options {
     std::vector<std::filesystem::path> inputs;
-    std::filesystem::path output, model, weights, labels;
+    std::filesystem::path output, model, weights, labels, reference;
+    std::string weights_key;
+    bool dry_run = false;
+    double atol = 1e-4;
     output_kind output_as = output_kind::logits;
     bool strict = false;
     bool quiet = false;
@@ -146,7 +152,77 @@ std::uint64_t resumed_count(const nlohmann::json& state, const char* key, std::u
     return v.get<std::uint64_t>();
 }
 
+// The spec, in the layout the weights' format implies where it states none; a weights file
+// or a Keras config given as --model is named as such.
+model_spec read_spec(const std::filesystem::path& path, const weight_source& weights) {
+    if (const file_format format = sniff_file(path); format != file_format::json && format != file_format::unknown) {
+        throw error(fmt::format("--model {}: is {}; --model takes the npyflow spec (JSON), --weights the arrays",
+                                printable_path(path), describe(format)));
+    }
+    const auto json = read_json_file(path);
+    if (json.is_object() && json.contains("class_name") && json.contains("config")) {
+        throw error(fmt::format("--model {}: is a Keras model config, not an npyflow spec; make one with npyflow spec "
+                                "--from-keras {} -o spec.json",
+                                printable_path(path), printable_path(path)));
+    }
+    return with_context(printable_path(path), [&] { return parse_model_spec(json, weights.implied_layout()); });
+}
+
+// The preprocess ops' samples are what the network takes; where not, the hint is one that
+// would work: a cast or reshape only when it would make them fit.
+void check_network_input(const preprocess_plan& plan, const dataset& input, const model_spec& spec,
+                         const std::filesystem::path& model) {
+    const auto& got = plan.output();
+    if (got.type == dtype::float32 && got.shape == spec.input_shape) return;
+    std::uint64_t have = 1, want = 1;
+    for (auto d : got.shape) have *= d;
+    for (auto d : spec.input_shape) want *= d;
+    std::vector<std::string> fixes;
+    if (got.type != dtype::float32) fixes.push_back(R"({"op": "cast", "dtype": "float32"})");
+    if (got.shape != spec.input_shape && have == want) {
+        fixes.push_back(fmt::format(R"({{"op": "reshape", "shape": [{}]}})", fmt::join(spec.input_shape, ", ")));
+    }
+    std::string hint;
+    if (have != want && input.row_shape().empty() && input.rows() == want) {
+        hint = fmt::format("rows are a file's first axis, so this 1-D file is {} samples of one value; one sample of {} "
+                           "values is saved as shape (1, {}) (np.save(path, x[None]))",
+                           input.rows(), want, want);
+    } else if (have != want) {
+        hint = fmt::format("a sample holds {} values and the network's input {}: check \"input\": {{\"shape\"}} "
+                           "and the preprocess ops",
+                           have, want);
+    } else {
+        hint = fmt::format("add {} to \"preprocess\"", fmt::join(fixes, " and "));
+    }
+    throw error(fmt::format("{}: the preprocess ops produce samples of {}, but the network's input is float32 {}; {}",
+                            printable_path(model), got.to_string(), format_shape(spec.input_shape), hint));
+}
+
+// --dry-run: binds the weights and prints the model's summary; nothing runs, nothing is
+// written. With inputs, their samples are checked against the network's input too.
+int run_dry_run(const score_options& o) {
+    check_small_file(o.model, "JSON spec");
+    const weight_source weights(o.weights, o.weights_key);
+    const model_spec spec = read_spec(o.model, weights);
+    if (!o.inputs.empty()) {
+        const dataset input(o.inputs);
+        const preprocess_plan plan = with_context(printable_path(o.model), [&] {
+            return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
+        });
+        check_network_input(plan, input, spec, o.model);
+    }
+    bound_model bound = bind_parameters(spec, weights, o.strict);
+    for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
+    const bound_model shown = bound;  // the network takes the bound arrays
+    const network net(std::move(bound), 1);
+    fmt::print("{}", format_model_summary(shown, net));
+    fmt::print(stderr, "npyflow: dry run: {} binds to {} ({}){}; nothing was run\n", printable_path(o.model),
+               weights.where(), weights.format_name(), o.inputs.empty() ? "" : ", and the inputs fit its input");
+    return 0;
+}
+
 int run_score(score_options& o) {
+    if (o.dry_run) return run_dry_run(o);
     auto& ranks = rank_group::world();
     const auto& stop = install_stop_handler();
     job_paths paths;
@@ -154,6 +230,7 @@ int run_score(score_options& o) {
     paths.reads("--model", o.model);
     paths.reads("--weights", o.weights, true);
     if (!o.labels.empty()) paths.reads("--labels", o.labels);
+    if (!o.reference.empty()) paths.reads("--reference", o.reference);
     check_job_paths(paths, o.output, o.output_to, o.observers, ranks);
     o.pipeline.threads = settle_threads(o.pipeline.threads, ranks);
     if (!o.model.empty()) check_small_file(o.model, "JSON spec");  // before describing it: a device, a pipe
@@ -166,19 +243,15 @@ int run_score(score_options& o) {
     fingerprint.add_file("model", o.model);
     fingerprint.add_file("weights", o.weights);
     if (!o.labels.empty()) fingerprint.add_file("labels", o.labels, true);
-    const auto spec_json = read_json_file(o.model);
-    const model_spec spec = with_context(printable_path(o.model), [&] { return parse_model_spec(spec_json); });
+    const weight_source weights(o.weights, o.weights_key);
+    const model_spec spec = read_spec(o.model, weights);
     const dataset input(o.inputs);
     const preprocess_plan plan = with_context(printable_path(o.model), [&] {
         return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
     });
-    if (plan.output().type != dtype::float32 || plan.output().shape != spec.input_shape) {
-        throw error(fmt::format("{}: the preprocess ops produce samples of {}, but the network's input is float32 {}; "
-                                "add a cast or reshape to \"preprocess\"",
-                                printable_path(o.model), plan.output().to_string(), format_shape(spec.input_shape)));
-    }
+    check_network_input(plan, input, spec, o.model);
     // The weights are copied as they are bound, so the file is not read again.
-    bound_model bound = [&] { return bind_parameters(spec, weight_source(o.weights), o.strict); }();
+    bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
     const unsigned threads = o.pipeline.threads;
     // With --inference auto, both ways are built (no primitives yet) and timed once the
@@ -334,6 +407,12 @@ int run_score(score_options& o) {
                        all_correct, input.rows());
         }
     }
+    bool within_reference = true;
+    if (!o.reference.empty() && ranks.rank() == 0) {
+        const auto result = compare_with_reference(o.output, o.reference, o.atol);
+        fmt::print("{}\n", result.text);
+        within_reference = result.within;
+    }
     if (const auto whole_job = ranks_summary(ranks, report); !whole_job.empty()) {
         if (ranks.rank() == 0 && !o.quiet) {
             fmt::print(stderr, "npyflow: score on {}; wrote {} ({})\n", whole_job,
@@ -350,7 +429,7 @@ int run_score(score_options& o) {
                    format_shape(out_shape), static_cast<double>(peak_resident_bytes()) / 1e6, plan.describe(),
                    net->describe(), threads_text(report.threads), o.pipeline.batch_rows, report.prefetch, inference_text);
     }
-    return 0;
+    return within_reference ? 0 : 1;
 }
 
 }  // namespace
@@ -360,15 +439,26 @@ void add_score_command(CLI::App& app, command_runner& run) {
     auto* cmd = app.add_subcommand("score",
                                    "Run .npy inputs through a model spec's preprocess ops and network (oneDNN), with "
                                    "weights from .npz/.npy, into one .npy in input order");
-    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape")->required();
+    cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape (optional with --dry-run)");
     cmd->add_option("-o", o->output, "Output .npy: float32 (N, the network's output shape), or int64 without its "
-                                     "last axis for argmax; written as OUT.partial and renamed when complete")
-        ->required();
+                                     "last axis for argmax; written as OUT.partial and renamed when complete");
     cmd->add_option("--model", o->model, "Model spec JSON (docs/model-spec.md)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--weights", o->weights,
-                    "Weights: an .npz, a directory of .npy files, or one flat 1-D .npy in layer order")
+                    "Weights: an .npz, a directory of .npy files, one flat 1-D .npy in layer order, a PyTorch "
+                    "checkpoint (.pth/.pt), a Keras .h5, or a pickled .npy (np.save of a list or dict of arrays); "
+                    "docs/weights.md")
         ->required()
         ->check(CLI::ExistingPath);
+    cmd->add_option("--weights-key", o->weights_key,
+                    "The key of the weights in a checkpoint's dict (\"state_dict\", \"model\"); found by itself "
+                    "when only one dict holds arrays");
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "Bind the weights and print each layer's shapes, arrays and parameters; run nothing, write nothing");
+    cmd->add_option("--reference", o->reference,
+                    "A .npy of trusted outputs (PyTorch's, say): compare, report the max error and the first rows "
+                    "over --atol, exit 1 if any")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--atol", o->atol, "Tolerance for --reference")->capture_default_str()->check(CLI::NonNegativeNumber);
     cmd->add_option("--output", o->output_name, "What to write: logits (the network's outputs), probs (softmax), argmax")
         ->check(CLI::IsMember({"logits", "probs", "argmax"}))
         ->capture_default_str();
@@ -386,6 +476,12 @@ void add_score_command(CLI::App& app, command_runner& run) {
     add_output_options(cmd, o->output_to);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
     cmd->callback([&run, o] {
+        if (!o->dry_run && (o->inputs.empty() || o->output.empty())) {
+            throw CLI::ValidationError("score needs INPUT and -o (only --dry-run runs without them)");
+        }
+        if (!o->reference.empty() && o->output_to.shards) {
+            throw CLI::ValidationError("--reference compares one output file; it cannot be used with --shards");
+        }
         o->output_as = o->output_name == "argmax" ? output_kind::argmax
                        : o->output_name == "probs" ? output_kind::probs
                                                    : output_kind::logits;

@@ -1,17 +1,45 @@
 #include "nn/weight_source.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/file_format.hpp"
+#include "io/keras_h5.hpp"
+#include "io/mapped_file.hpp"
+#include "io/npy_header.hpp"
 #include "io/npz_archive.hpp"
+#include "io/pickled_arrays.hpp"
+#include "io/pickled_npy.hpp"
+#include "io/torch_checkpoint.hpp"
 
 namespace npyflow {
+namespace {
 
-weight_source::weight_source(const std::filesystem::path& path) : where_(path.string()) {
+// A zip is a PyTorch checkpoint when it holds <prefix>/data.pkl; an .npz holds only .npy members.
+bool is_torch_zip(std::span<const std::byte> bytes) {
+    for (const auto& m : parse_zip_members(bytes)) {
+        if (m.file_name == "data.pkl" || m.file_name.ends_with("/data.pkl")) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+weight_source::weight_source(const std::filesystem::path& path, std::string_view key) : where_(path.string()) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
+    const bool directory = std::filesystem::is_directory(path, ec);
+    const file_format format = directory ? file_format::unknown : sniff_file(path);
+    const bool keyed = format == file_format::pickle || format == file_format::zip || format == file_format::npy ||
+                       format == file_format::tar;
+    if (!key.empty() && !keyed) {
+        throw error(fmt::format("{}: --weights-key selects arrays inside a pickle or a PyTorch checkpoint; this is {}",
+                                where_, directory ? "a directory" : describe(format)));
+    }
+    if (directory) {
+        format_ = "a directory of .npy files";
         directory_ = path;
         for (const auto& entry : std::filesystem::recursive_directory_iterator(path)) {
             if (!entry.is_regular_file() || entry.path().extension() != ".npy") continue;
@@ -22,27 +50,91 @@ weight_source::weight_source(const std::filesystem::path& path) : where_(path.st
         if (names_.empty()) throw error(fmt::format("{}: no .npy files in this directory", where_));
         return;
     }
-    if (path.extension() == ".npy") {
-        flat_ = std::make_unique<npy_array>(open_npy(path));
-        if (flat_->header().shape.size() != 1) {
-            throw error(fmt::format("{}: a single .npy of weights must be a flat 1-D vector, got shape {}", where_,
-                                    format_shape(flat_->header().shape)));
+    switch (format) {
+        case file_format::hdf5:
+            format_ = "a Keras HDF5 file";
+            implied_ = weight_layout::keras;
+            hold(read_keras_h5(path).arrays);
+            return;
+        case file_format::pickle: {
+            format_ = "a pickle";
+            const mapped_file file(path);
+            hold(read_torch_checkpoint(file.bytes(), key, where_));  // a plain pickle, or an old checkpoint's refusal
+            return;
         }
-        return;
+        case file_format::tar: {
+            const mapped_file file(path);
+            (void)read_torch_checkpoint(file.bytes(), key, where_);  // says what to do with an old checkpoint
+            throw error(fmt::format("{}: is {}, not weights npyflow reads", where_, describe(format)));
+        }
+        case file_format::json:
+            throw error(fmt::format("{}: is a JSON file, not weights; a Keras model config (model.to_json()) holds "
+                                    "the architecture: make a spec of it with npyflow spec --from-keras, and give the "
+                                    "weights (.h5) as --weights",
+                                    where_));
+        case file_format::npy: {
+            const auto file = std::make_shared<const mapped_file>(path);
+            if (is_object_npy(file->bytes())) {
+                format_ = "a pickled .npy";
+                hold(read_pickled_npy(file->bytes(), key, where_));
+                return;
+            }
+            if (!key.empty()) throw error(fmt::format("{}: --weights-key selects arrays inside a pickled .npy; this is a numeric .npy", where_));
+            format_ = "a flat weight vector";
+            flat_ = std::make_unique<npy_array>(parse_npy(file->bytes(), file, where_));
+            if (flat_->header().shape.size() != 1) {
+                throw error(fmt::format("{}: a single .npy of weights must be a flat 1-D vector, got shape {}", where_,
+                                        format_shape(flat_->header().shape)));
+            }
+            return;
+        }
+        case file_format::zip: {
+            auto file = std::make_shared<const mapped_file>(path);
+            if (is_torch_zip(file->bytes())) {
+                format_ = "a PyTorch checkpoint";
+                implied_ = weight_layout::torch;
+                hold(read_torch_checkpoint(file->bytes(), key, where_));
+                return;
+            }
+            if (!key.empty()) throw error(fmt::format("{}: --weights-key selects arrays inside a pickle or a PyTorch checkpoint; this is an .npz archive", where_));
+            format_ = "an .npz archive";
+            const auto bytes = file->bytes();
+            archive_ = std::make_unique<npz_archive>(bytes, std::move(file), where_);
+            break;
+        }
+        case file_format::unknown:
+            format_ = "an .npz archive";
+            archive_ = std::make_unique<npz_archive>(path);  // says what is wrong with it
+            break;
     }
-    archive_ = std::make_unique<npz_archive>(path);
     for (const auto& m : archive_->members()) names_.push_back(m.key);
 }
 
 weight_source::weight_source(std::span<const std::byte> npz_bytes, std::string where)
-    : where_(std::move(where)), archive_(std::make_unique<npz_archive>(npz_bytes, nullptr, where_)) {
+    : where_(std::move(where)), format_("an .npz archive"),
+      archive_(std::make_unique<npz_archive>(npz_bytes, nullptr, where_)) {
     for (const auto& m : archive_->members()) names_.push_back(m.key);
 }
 
 weight_source::~weight_source() = default;
 weight_source::weight_source(weight_source&&) noexcept = default;
 
+void weight_source::hold(std::vector<named_array> arrays) {
+    std::set<std::string> seen;
+    for (const auto& a : arrays) {
+        if (!seen.insert(a.name).second) throw error(fmt::format("{}: holds two arrays named '{}'", where_, a.name));
+        names_.push_back(a.name);
+    }
+    if (names_.empty()) throw error(fmt::format("{}: holds no arrays", where_));
+    held_ = std::move(arrays);
+}
+
 npy_array weight_source::load(const std::string& name) const {
+    if (!held_.empty()) {
+        const auto it = std::find_if(held_.begin(), held_.end(), [&](const named_array& a) { return a.name == name; });
+        if (it == held_.end()) throw error(fmt::format("{}: no array '{}'", where_, name));
+        return it->array;
+    }
     if (archive_) return archive_->load(*archive_->find(name));
     return open_npy(directory_ / (name + ".npy"));
 }

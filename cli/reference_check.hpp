@@ -1,0 +1,20 @@
+#pragma once
+// score --reference: the job's output compared, value by value, with outputs the user trusts
+// (PyTorch's, saved with np.save), so that a spec can be checked against the framework that
+// trained the weights in one command.
+
+#include <filesystem>
+#include <string>
+
+namespace npyflow::cli {
+
+struct reference_result {
+    bool within = true;
+    std::string text;  // the summary: max error, and the first rows over the tolerance
+};
+
+// Reads both files in chunks (any size). Throws when their shapes differ.
+reference_result compare_with_reference(const std::filesystem::path& output, const std::filesystem::path& reference,
+                                        double atol);
+
+}  // namespace npyflow::cli
