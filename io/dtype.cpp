@@ -31,7 +31,7 @@ const dtype_info& info(dtype t) { return dtypes[static_cast<std::size_t>(t)]; }
 std::string_view unsupported_kind(char kind) {
     switch (kind) {
     case 'c': return "complex";
-    case 'O': return "object (pickled Python objects; npyflow never unpickles)";
+    case 'O': return "object (pickled Python objects, which npyflow reads only as weights, never as data)";
     case 'V': return "void/raw bytes (bfloat16 from ml_dtypes is saved this way)";
     case 'S': case 'a': return "byte string";
     case 'U': return "unicode string";

@@ -30,7 +30,8 @@ struct dtype_descr {
 
 // Parses a numpy type string such as "<f4" or "|u1". Anything npyflow cannot hold
 // (complex, strings, datetimes, object/pickle, void/structured) throws npyflow::error
-// with a message saying what the type is.
+// with a message saying what the type is. Object arrays of weights are read by
+// io/pickled_npy.hpp, never through this.
 dtype_descr parse_descr(std::string_view descr);
 
 // The type string numpy writes for t in the given order ("|" for one-byte types).

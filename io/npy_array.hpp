@@ -21,6 +21,8 @@ public:
     const npy_header& header() const { return header_; }
     // Where the array came from, for messages: "a.npy" or "w.npz: dense/kernel:0".
     const std::string& where() const { return where_; }
+    // The same array (sharing its data) under another name for messages.
+    npy_array with_where(std::string where) const { return {header_, data_, owner_, std::move(where)}; }
     // The data as stored: in the file's byte order and C or Fortran order.
     std::span<const std::byte> raw_data() const { return data_; }
 

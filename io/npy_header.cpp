@@ -179,7 +179,15 @@ bool npy_header::is_c_contiguous() const {
 
 bool npy_header::is_native_layout() const { return order != byte_order::big && is_c_contiguous(); }
 
-npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size) {
+namespace {
+
+// The header's fields as written, before its descr is interpreted.
+struct header_fields {
+    npy_header header;  // all but type and order
+    std::string descr;
+};
+
+header_fields parse_fields(std::span<const std::byte> prefix, std::uint64_t total_size) {
     if (prefix.size() < magic.size() || std::memcmp(prefix.data(), magic.data(), magic.size()) != 0) {
         const file_format format = sniff_format(prefix);
         throw error(fmt::format("not an .npy file (bad magic; expected \\x93NUMPY){}",
@@ -187,7 +195,8 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
     }
     if (prefix.size() < 10) throw error(fmt::format("file too short for an .npy header ({} bytes)", total_size));
 
-    npy_header h;
+    header_fields f;
+    npy_header& h = f.header;
     const auto major = std::to_integer<int>(prefix[6]);
     const auto minor = std::to_integer<int>(prefix[7]);
     if ((major != 1 && major != 2 && major != 3) || minor != 0) {
@@ -255,10 +264,6 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
     if (descr->what != literal::kind::string) {
         throw error(fmt::format("npy header 'descr' must be a string, got {}", descr->text));
     }
-    const auto d = parse_descr(descr->text);
-    h.type = d.type;
-    h.order = d.order;
-
     if (fortran->what != literal::kind::boolean) {
         throw error(fmt::format("npy header 'fortran_order' must be True or False, got {}", fortran->text));
     }
@@ -272,9 +277,37 @@ npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t tot
                                 npy_max_ndim));
     }
     for (auto item : shape->items) h.shape.push_back(parse_dimension(item));
-    check_numpy_size(h.type, h.shape);
-    return h;
+    f.descr = std::string(descr->text);
+    return f;
 }
+
+}  // namespace
+
+npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size) {
+    auto f = parse_fields(prefix, total_size);
+    const auto d = parse_descr(f.descr);
+    f.header.type = d.type;
+    f.header.order = d.order;
+    check_numpy_size(f.header.type, f.header.shape);
+    return std::move(f.header);
+}
+
+npy_object_header parse_object_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size) {
+    auto f = parse_fields(prefix, total_size);
+    if (f.descr != "|O") throw error(fmt::format("not an object array: its dtype is '{}', not '|O'", f.descr));
+    check_numpy_size(dtype::uint64, f.header.shape);  // numpy holds one pointer per element
+    return {f.header.fortran_order, std::move(f.header.shape), f.header.version, f.header.data_offset};
+}
+
+bool is_object_npy(std::span<const std::byte> prefix) {
+    try {
+        (void)parse_object_npy_header(prefix, prefix.size());
+        return true;
+    } catch (const error&) {
+        return false;
+    }
+}
+
 
 void check_numpy_size(dtype type, const std::vector<std::uint64_t>& shape) {
     // numpy's own rule (PyArray_NewFromDescr): the item size times every non-zero dimension

@@ -46,6 +46,20 @@ struct npy_header {
 // Checks the shape as check_numpy_size does; does not check the data length.
 npy_header parse_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size);
 
+// The header of an .npy whose dtype is object ('|O'): np.save of Python objects, whose data
+// is a pickle. Only weights are read this way (io/pickled_npy.hpp); parse_npy_header refuses them.
+struct npy_object_header {
+    bool fortran_order = false;
+    std::vector<std::uint64_t> shape;
+    int version = 1;
+    std::uint64_t data_offset = 0;  // where the pickle starts
+};
+npy_object_header parse_object_npy_header(std::span<const std::byte> prefix, std::uint64_t total_size);
+
+// Whether `prefix` (a file's first bytes; npy_max_prefix_length of them suffice) starts an
+// object .npy. Never throws.
+bool is_object_npy(std::span<const std::byte> prefix);
+
 // Throws unless numpy can hold the array: itemsize times every non-zero dimension fits in
 // 63 bits (numpy refuses "(0, 2**62) float64" although it holds no bytes).
 void check_numpy_size(dtype type, const std::vector<std::uint64_t>& shape);

@@ -125,7 +125,9 @@ std::string crc_mismatch(std::uint32_t expected, std::uint32_t actual) {
 
 }  // namespace
 
-std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes) {
+namespace {
+
+std::vector<npz_member> parse_zip(std::span<const std::byte> bytes, bool npy_members) {
     using namespace zip;
     const archive_bytes in(bytes);
     const directory_location dir = find_central_directory(in);
@@ -161,10 +163,10 @@ std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes) {
 
         const auto where = [&] { return fmt::format("member '{}'", m.file_name); };
         if (!names.insert(m.file_name).second) throw error(fmt::format("{} appears twice in the archive", where()));
-        if (!m.file_name.ends_with(".npy")) {
+        if (npy_members && !m.file_name.ends_with(".npy")) {
             throw error(fmt::format("{} is not an .npy array (its name does not end in .npy)", where()));
         }
-        m.key = m.file_name.substr(0, m.file_name.size() - 4);
+        m.key = npy_members ? m.file_name.substr(0, m.file_name.size() - 4) : m.file_name;
         if (flags & flag_encrypted) throw error(fmt::format("{} is encrypted", where()));
         if (method != method_stored && method != method_deflated) {
             throw error(fmt::format("{} uses compression method {}; only stored (0) and deflated (8) are supported",
@@ -198,6 +200,11 @@ std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes) {
     }
     return members;
 }
+
+}  // namespace
+
+std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes) { return parse_zip(bytes, true); }
+std::vector<npz_member> parse_zip_members(std::span<const std::byte> bytes) { return parse_zip(bytes, false); }
 
 // ---- npz_member_reader ----
 

@@ -31,6 +31,10 @@ struct npz_member {
 // Throws npyflow::error on anything malformed, truncated, encrypted or duplicated.
 std::vector<npz_member> parse_zip_directory(std::span<const std::byte> bytes);
 
+// The same for a zip of any members (a torch.save checkpoint): names need not end in .npy,
+// and each member's key is its whole name.
+std::vector<npz_member> parse_zip_members(std::span<const std::byte> bytes);
+
 // Pulls one member's bytes (npy header and data) in order, inflating if needed; checks
 // at the end that the size and CRC-32 match the central directory. Its errors do not
 // name the member: callers add that (npz_archive::where).

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Builds the committed seed corpus of the fuzz targets from the numpy fixtures and the bad
 inputs: every file under 8 KiB, .npy files (and npz members, unzipped) for fuzz_npy,
-.npz files for fuzz_npz; every model spec in the repository for fuzz_model_spec; the cnn_b
+.npz files for fuzz_npz; the committed pickle fixtures (object .npy files for fuzz_pickle,
+.pth and .pkl files for fuzz_pth); every model spec in the repository for fuzz_model_spec; the cnn_b
 weight fixtures, and variants of them the binder must refuse, for fuzz_weights. Rerun after
 adding fixture cases:
 
@@ -19,7 +20,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 NN_FIXTURES = os.path.join(ROOT, "tests", "nn", "fixtures")
-CORPORA = ("npy", "npz", "model_spec", "weights")
+PICKLE_FIXTURES = os.path.join(ROOT, "tests", "io", "fixtures", "pickle")
+CORPORA = ("npy", "npz", "pickle", "pth", "model_spec", "weights")
 sys.path.insert(0, os.path.join(HERE, "..", "io"))
 import make_bad_inputs  # noqa: E402
 import make_numpy_fixtures  # noqa: E402
@@ -69,6 +71,15 @@ def weight_seeds(tmp):
         save("weights", open(path, "rb").read())
 
 
+def pickle_seeds():
+    for folder in (PICKLE_FIXTURES, os.path.join(PICKLE_FIXTURES, "hostile")):
+        for fname in sorted(os.listdir(folder)):
+            if fname.endswith(".npy"):
+                save("pickle", open(os.path.join(folder, fname), "rb").read())
+            elif fname.endswith(".pth") or fname.endswith(".pkl"):
+                save("pth", open(os.path.join(folder, fname), "rb").read())
+
+
 def main():
     for corpus in CORPORA:
         shutil.rmtree(os.path.join(HERE, "corpus", corpus), ignore_errors=True)
@@ -91,6 +102,7 @@ def main():
                     except Exception:
                         pass  # bad archives on purpose
         weight_seeds(tmp)
+    pickle_seeds()
     spec_seeds()
     for corpus in CORPORA:
         print(corpus, len(os.listdir(os.path.join(HERE, "corpus", corpus))), "seed inputs")

@@ -114,7 +114,7 @@ TEST_CASE("npy_header.parse.rejects_bad_headers_with_a_reason", "[io][npy_header
     rejects("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904)}", "too big for numpy");
     rejects("{'descr': 4, 'fortran_order': False, 'shape': (2,)}", "'descr' must be a string");
     rejects("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", "structured arrays");
-    rejects("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", "never unpickles");
+    rejects("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", "only as weights, never as data");
     rejects("{'descr': 'a\\'b', 'fortran_order': False, 'shape': (2,)}", "escape sequence");
     rejects("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)", "expected ',' or '}'");
     rejects("{'descr': '<f4'", "expected ',' or '}'");
