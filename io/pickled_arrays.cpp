@@ -165,6 +165,9 @@ public:
         const auto child_path = [&](const std::string& part) { return path.empty() ? part : path + "/" + part; };
         if (v.what == kind::dict) {
             for (std::size_t i = 0; i < v.items.size(); i += 2) {
+                // An optimizer keeps its per-parameter state under integer keys (Adam's
+                // {0: {"exp_avg": ...}}): dicts of arrays, but never a model's weights.
+                if (v.items[i]->what == kind::integer) continue;
                 const auto k = key_name(*v.items[i]);
                 if (k) visit(unwrap(*v.items[i + 1], where_), child_path(*k), depth + 1);
             }

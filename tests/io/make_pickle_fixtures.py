@@ -150,7 +150,7 @@ def torch_fixtures(out):
     torch.save(ckpt, os.path.join(out, "checkpoint.pth"))
     save_expected(out, "checkpoint.pth", tensor_expected(sd))
 
-    # Adam after a step keeps tensors per parameter: several dicts of arrays, --weights-key picks one.
+    # Adam after a step keeps tensors per parameter, under integer keys: the model is still the one state dict.
     adam = torch.optim.Adam(model.parameters(), lr=0.1)
     model(torch.randn(8, 4)).sum().backward()
     adam.step()
