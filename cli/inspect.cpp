@@ -20,7 +20,9 @@
 #include "io/file_identity.hpp"
 #include "io/mapped_file.hpp"
 #include "io/npy_array.hpp"
+#include "io/file_format.hpp"
 #include "io/npz_archive.hpp"
+#include "nn/weight_source.hpp"
 
 namespace npyflow::cli {
 namespace {
@@ -33,6 +35,7 @@ struct array_report {
 
 struct file_report {
     std::string path;
+    std::string format;  // for weights read whole: "a PyTorch checkpoint", ...
     std::vector<array_report> arrays;
 };
 
@@ -67,9 +70,42 @@ array_stats member_stats(const npz_archive& archive, const npz_member& member, c
     return acc.result();
 }
 
+// Weights in a format read whole (a checkpoint, an .h5, a pickle): listed as --weights sees them.
+bool read_as_weights(const mapped_file& file) {
+    const auto bytes = file.bytes();
+    switch (sniff_format(bytes.first(std::min(bytes.size(), format_prefix_bytes)))) {
+        case file_format::hdf5:
+        case file_format::pickle:
+        case file_format::tar: return true;
+        case file_format::npy: return is_object_npy(bytes);
+        case file_format::zip:
+            for (const auto& m : parse_zip_members(bytes)) {
+                if (m.file_name.ends_with("data.pkl")) return true;
+            }
+            return false;
+        default: return false;
+    }
+}
+
+file_report inspect_weights(const std::string& path, bool with_stats) {
+    const weight_source weights(path);
+    file_report report{path, weights.format_name(), {}};
+    for (const auto& name : weights.names()) {
+        const npy_array a = weights.load(name);
+        report.arrays.push_back({name, a.header(), std::nullopt});
+        if (with_stats) {
+            array_stats_accumulator acc(a.header().type, a.header().order);
+            acc.add(a.raw_data());
+            report.arrays.back().stats = acc.result();
+        }
+    }
+    return report;
+}
+
 file_report inspect_file(const std::string& path, bool with_stats) {
-    file_report report{path, {}};
+    file_report report{path, "", {}};
     auto file = std::make_shared<const mapped_file>(path);
+    if (read_as_weights(*file)) return inspect_weights(path, with_stats);
     if (!looks_like_zip(*file)) {
         const npy_array array = parse_npy(file->bytes(), file, path);
         report.arrays.push_back({"", array.header(), std::nullopt});
@@ -133,7 +169,7 @@ std::string stat_text(std::optional<double> v) { return v ? fmt::format("{:.6g}"
 
 void print_text(const std::vector<file_report>& reports, bool with_stats) {
     for (const auto& f : reports) {
-        fmt::print("{}\n", f.path);
+        fmt::print("{}{}\n", f.path, f.format.empty() ? "" : " (" + f.format + ")");
         std::vector<std::vector<std::string>> rows{{"name", "dtype", "shape", "order", "byte order", "size"}};
         if (with_stats) rows[0].insert(rows[0].end(), {"min", "max", "mean", "NaNs"});
         for (const auto& a : f.arrays) {
@@ -167,8 +203,8 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
         bool stats = false;
     };
     auto opts = std::make_shared<options>();
-    auto* cmd = app.add_subcommand("inspect", "List every array in .npy and .npz files: name, dtype, shape, order, size");
-    cmd->add_option("PATH", opts->paths, ".npy or .npz files")->required();
+    auto* cmd = app.add_subcommand("inspect", "List every array in .npy and .npz files, and in weights (.pth, .h5, pickled .npy): name, dtype, shape, order, size");
+    cmd->add_option("PATH", opts->paths, ".npy, .npz, PyTorch checkpoints, Keras .h5 files, pickles")->required();
     cmd->add_flag("--json", opts->json, "Print JSON: {\"files\":[{\"path\":...,\"arrays\":[...]}]}");
     cmd->add_flag("--stats", opts->stats,
                   "Also compute min, max, mean and NaN count in one streaming pass; this reads all data "
