@@ -45,7 +45,7 @@ int run_convert(const convert_options& o) {
     }
     out.commit();
     if (!o.quiet) {
-        fmt::print(stderr, "npyflow: wrote {}: {} arrays, {:.1f} MB, from {}\n", printable_path(o.output),
+        fmt::print(stderr, "npyflow: wrote {}: {} arrays, {:.3g} MB, from {}\n", printable_path(o.output),
                    weights.names().size(), static_cast<double>(bytes) / 1e6, weights.format_name());
     }
     return 0;

@@ -34,7 +34,7 @@ std::string format_model_summary(const bound_model& model, const network& net) {
                                l.layout != model.layout ? fmt::format(" ({} layout)", name(l.layout)) : "");
         }
     }
-    out += fmt::format("total: {} layers, {} parameters ({:.1f} MB as float32), {:.3g} MFLOP a sample; runs as [{}]\n",
+    out += fmt::format("total: {} layers, {} parameters ({:.3g} MB as float32), {:.3g} MFLOP a sample; runs as [{}]\n",
                        model.layers.size(), total, static_cast<double>(total) * 4 / 1e6, net.flops_per_sample() / 1e6,
                        net.describe());
     return out;

@@ -235,6 +235,11 @@ model_spec parse_model_spec(const json& j, std::optional<weight_layout> implied)
         throw error("needs \"input\": {\"shape\": [...]}, the shape of one sample");
     }
     const json& shape = j["input"]["shape"];
+    if (shape.is_array() && std::any_of(shape.begin(), shape.end(), [](const json& d) { return d.is_string(); })) {
+        throw error(fmt::format("'input.shape' {} holds names where sizes go (a drafted spec's placeholders): put the "
+                                "sample's sizes there, or draft again with --input-shape",
+                                shape.dump()));
+    }
     if (!shape.is_array() || shape.empty() || shape.size() > max_sample_rank ||
         !std::all_of(shape.begin(), shape.end(), [](const json& d) { return d.is_number_integer() && d.get<std::int64_t>() > 0; })) {
         throw error(fmt::format("'input.shape' must be 1 to {} positive integers, got {}", max_sample_rank, shape.dump()));

@@ -35,7 +35,7 @@ def npz(name):
 
 
 def state_dict(arrays, prefix=""):
-    return collections.OrderedDict((prefix + k, torch.from_numpy(np.ascontiguousarray(v))) for k, v in arrays)
+    return collections.OrderedDict((prefix + k, torch.from_numpy(v.copy())) for k, v in arrays)  # copy keeps 0-d 0-d
 
 
 def object_array(items):
