@@ -591,9 +591,13 @@ private:
         const std::string full = fmt::format("{}.{}", module, global_name);
         if (!found) {
             // The one refusal a user sees for a pickle with code in it: no offset, it would not help.
+            // A module pickled whole (torch.save(model)) is the common case with a fix.
+            const bool model = module.starts_with("torch.nn.") || module.starts_with("torchvision.") ||
+                               module == "__main__";
             throw error(fmt::format("the pickle asks for '{}', which is not an array, list, tuple or dict; npyflow "
-                                    "loads only numpy's and PyTorch's arrays and never runs code",
-                                    full));
+                                    "loads only numpy's and PyTorch's arrays and never runs code{}",
+                                    full, model ? " (a whole model saved with torch.save(model)? save "
+                                                  "model.state_dict() instead)" : ""));
         }
         return make_other(full, internal_state::of(internal_state::tag::global, *found, full));
     }

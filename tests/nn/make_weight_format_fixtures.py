@@ -5,7 +5,7 @@ fixtures/*.expected.npy) saved the ways users save them, for test_weights_cli.py
 - torch.save of a state_dict (a transposed, non-contiguous tensor and two views of one storage
   among them), a training checkpoint with the model under "model" and Adam's state, a
   DataParallel-wrapped state_dict ("module." names), parameters only (no running statistics),
-  and an old (pre-1.6) checkpoint;
+  an old (pre-1.6) checkpoint, and a whole pickled model (torch.save(model));
 - Keras 2 HDF5 as model.save_weights writes it, and a full-model .h5 with its model_config
   (fixtures/keras_config/cnn_b.json), in Keras's own structure (h5py, through the writer in
   tests/io/make_keras_h5_fixtures.py);
@@ -90,6 +90,9 @@ def main(out):
             allow_pickle=True)
 
     np.save(os.path.join(out, "mlp.dict.npy"), dict(npz("mlp.npz")), allow_pickle=True)
+    # torch.save(model): the module pickled whole, which only PyTorch's classes can rebuild.
+    torch.manual_seed(0)
+    torch.save(torch.nn.Sequential(torch.nn.Linear(4, 2)), os.path.join(out, "whole_model.pth"))
 
 
 if __name__ == "__main__":

@@ -99,6 +99,10 @@ def test_refusals_name_the_cause(tmp):
             "_use_new_zipfile_serialization=True)", "legacy checkpoint")
     refused(score(*cnn, fm("cnn_b.parameters.pth"), out),
             "missing array '2.running_mean'", "parameters only")
+    refused(score(*cnn, fm("whole_model.pth"), out),
+            "the pickle asks for 'torch.nn.modules.container.Sequential', which is not an array, list, tuple or dict; "
+            "npyflow loads only numpy's and PyTorch's arrays and never runs code (a whole model saved with "
+            "torch.save(model)? save model.state_dict() instead)", "torch.save(model)")
     refused(score(*cnn, fm("cnn_b.parameters.pth"), out),
             "saved with model.parameters() rather than state_dict()?", "parameters only: the hint")
     refused(score(*cnn, fm("cnn_b.module.pth"), out),
