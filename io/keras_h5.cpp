@@ -55,7 +55,9 @@ public:
     keras_file_reader(hid_t file, std::string file_name, std::uint64_t file_size)
         : file_(file), file_name_(std::move(file_name)), file_size_(file_size) {
         access_ = handle(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
-        if (!access_ || H5Pset_elink_cb(access_.get(), refuse_external_link, nullptr) < 0) {
+        group_access_ = handle(H5Pcreate(H5P_GROUP_ACCESS), H5Pclose);
+        if (!access_ || !group_access_ || H5Pset_elink_cb(access_.get(), refuse_external_link, nullptr) < 0 ||
+            H5Pset_elink_cb(group_access_.get(), refuse_external_link, nullptr) < 0) {
             fail("/", "cannot set up HDF5 access properties");
         }
     }
@@ -65,7 +67,7 @@ public:
         keras_h5_contents out;
         std::string weights_path = "/";
         if (!has_attribute_list(root.get(), "layer_names")) {
-            if (!has_link(root.get(), "model_weights")) refuse_layout(root.get());
+            if (find_object(root.get(), "model_weights", "/") != object_kind::group) refuse_layout(root.get());
             weights_path = "/model_weights";
         }
         const handle weights = weights_path == "/" ? open_group("/") : open_group(weights_path);
@@ -86,7 +88,7 @@ public:
         std::unordered_map<std::string, std::string> weight_layer;  // weight name -> its layer
         auto read_layer = [&](const std::string& layer) {
             const std::string layer_path = join_path(weights_path, layer);
-            if (!has_link(weights.get(), layer)) {
+            if (find_object(weights.get(), layer, weights_path) != object_kind::group) {
                 fail(weights_path,
                      fmt::format("layer '{}' is listed in layer_names but has no group {}", layer, layer_path));
             }
@@ -108,7 +110,8 @@ public:
         }
         // Weights of the model itself rather than of a layer (Keras loads them after the layers').
         constexpr std::string_view top_level = "top_level_model_weights";
-        if (!layers_seen.contains(std::string(top_level)) && has_link(weights.get(), top_level)) {
+        if (!layers_seen.contains(std::string(top_level)) &&
+            find_object(weights.get(), std::string(top_level), weights_path) == object_kind::group) {
             read_layer(std::string(top_level));
         }
         return out;
@@ -126,17 +129,47 @@ private:
     }
 
     handle open_group(const std::string& path) const {
-        handle g(H5Gopen2(file_, path.c_str(), access_.get()), H5Gclose);
+        handle g(H5Gopen2(file_, path.c_str(), group_access_.get()), H5Gclose);
         if (!g) fail_hdf5(path, "cannot open the group");
         return g;
     }
 
-    // Whether `group` has a link called `name` (one path component, not followed).
-    bool has_link(hid_t group, std::string_view name) const {
-        const std::string n(name);
-        const htri_t r = H5Lexists(group, n.c_str(), H5P_DEFAULT);
-        if (r < 0) fail_hdf5(n, "cannot look up the link");
-        return r > 0;
+    enum class object_kind { nothing, group, dataset, other };
+
+    // What `path` (relative to `loc`) leads to, followed one link at a time as H5Lexists
+    // asks callers to, so that a missing or non-group step, a dangling soft link or a cycle
+    // of them is "nothing" rather than an HDF5 error. External links are refused.
+    object_kind find_object(hid_t loc, const std::string& path, const std::string& shown) const {
+        if (path.find_first_not_of('/') == std::string::npos) fail(shown, fmt::format("'{}' is not a name", path));
+        for (std::size_t pos = 0;;) {
+            const std::size_t slash = path.find('/', pos);
+            if (slash == pos) {  // an empty component: a leading '/' or "a//b", as HDF5 reads them
+                pos = slash + 1;
+                continue;
+            }
+            const std::string prefix = path.substr(0, slash);
+            if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return object_kind::nothing;
+            H5L_info_t link{};
+            if (H5Lget_info(loc, prefix.c_str(), &link, H5P_DEFAULT) < 0) return object_kind::nothing;
+            if (link.type == H5L_TYPE_EXTERNAL) {
+                fail(shown, fmt::format("{} is an external link (to another file); refused", prefix));
+            }
+            if (link.type != H5L_TYPE_HARD && link.type != H5L_TYPE_SOFT) {
+                fail(shown, fmt::format("{} is a user-defined link; refused", prefix));
+            }
+            H5O_info_t info{};
+            if (H5Oget_info_by_name2(loc, prefix.c_str(), &info, H5O_INFO_BASIC, access_.get()) < 0) {
+                return object_kind::nothing;  // a dangling soft link, or a cycle of them
+            }
+            const bool last = slash == std::string::npos || path.find_first_not_of('/', slash) == std::string::npos;
+            if (last) {
+                return info.type == H5O_TYPE_GROUP     ? object_kind::group
+                       : info.type == H5O_TYPE_DATASET ? object_kind::dataset
+                                                       : object_kind::other;
+            }
+            if (info.type != H5O_TYPE_GROUP) return object_kind::nothing;
+            pos = slash + 1;
+        }
     }
 
     bool has_attribute(hid_t object, const std::string& name) const {
@@ -230,15 +263,16 @@ private:
     npy_array read_weight(hid_t layer_group, const std::string& layer, const std::string& layer_path,
                           const std::string& weight) const {
         const std::string path = join_path(layer_path, weight);
-        // H5Oexists_by_name fails when a group on the way is missing; this says "missing" for both.
-        H5O_info_t info{};
-        if (H5Oget_info_by_name2(layer_group, weight.c_str(), &info, H5O_INFO_BASIC, access_.get()) < 0) {
-            fail(layer_path, fmt::format("layer '{}' lists weight '{}' in weight_names, but there is no dataset {}",
-                                         layer, weight, path));
-        }
-        if (info.type != H5O_TYPE_DATASET) {
-            fail(path, fmt::format("weight '{}' of layer '{}' is a {}, not a dataset", weight, layer,
-                                   info.type == H5O_TYPE_GROUP ? "group" : "named datatype"));
+        switch (find_object(layer_group, weight, layer_path)) {
+            case object_kind::dataset:
+                break;
+            case object_kind::nothing:
+                fail(layer_path, fmt::format("layer '{}' lists weight '{}' in weight_names, but there is no dataset {}",
+                                             layer, weight, path));
+            case object_kind::group:
+                fail(path, fmt::format("weight '{}' of layer '{}' is a group, not a dataset", weight, layer));
+            case object_kind::other:
+                fail(path, fmt::format("weight '{}' of layer '{}' is a named datatype, not a dataset", weight, layer));
         }
         const handle dataset(H5Dopen2(layer_group, weight.c_str(), access_.get()), H5Dclose);
         if (!dataset) fail_hdf5(path, "cannot open the dataset");
@@ -455,14 +489,15 @@ private:
     [[noreturn]] void refuse_layout(hid_t root) const {
         struct listing {
             std::vector<std::string> groups, datasets, attributes;
-        } found;
+            hid_t access;
+        } found{{}, {}, {}, access_.get()};
         hsize_t index = 0;
         H5Literate(
             root, H5_INDEX_NAME, H5_ITER_INC, &index,
             [](hid_t group, const char* link, const H5L_info_t*, void* data) -> herr_t {
                 auto& f = *static_cast<listing*>(data);
                 H5O_info_t info{};
-                const bool known = H5Oget_info_by_name2(group, link, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0;
+                const bool known = H5Oget_info_by_name2(group, link, &info, H5O_INFO_BASIC, f.access) >= 0;
                 (known && info.type == H5O_TYPE_GROUP ? f.groups : f.datasets).emplace_back(link);
                 return f.groups.size() + f.datasets.size() >= 1000 ? 1 : 0;  // enough to describe it
             },
@@ -503,7 +538,8 @@ private:
     hid_t file_;
     std::string file_name_;
     std::uint64_t file_size_;
-    handle access_;
+    handle access_;        // for datasets and links: external links are not followed
+    handle group_access_;  // the same for groups
 };
 
 // Opens with `fapl` and reads; `first_bytes` (the file's start) tell "not HDF5" from "damaged".

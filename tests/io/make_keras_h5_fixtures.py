@@ -219,6 +219,11 @@ def write_bad(outdir):
     with h5py.File(os.path.join(outdir, "missing_layer.h5"), "w") as f:
         save_weights_to_hdf5_group(f, [("dense", [("dense/bias:0", rng_array(rng, (2,)))])], "2.13.1", False)
         f.attrs["layer_names"] = [b"dense", b"dense_1"]
+    # A weight that is an external link: reading it would open another file.
+    with h5py.File(os.path.join(outdir, "external_link.h5"), "w") as f:
+        save_weights_to_hdf5_group(f, [("dense", [("dense/kernel:0", rng_array(rng, (2, 2)))])], "2.13.1", False)
+        del f["dense/dense/kernel:0"]
+        f["dense/dense/kernel:0"] = h5py.ExternalLink("other.h5", "/kernel")
     # Keras 3's model.save_weights("x.weights.h5") (saving_lib.H5IOStore): layers/<name>/vars/<i>.
     with h5py.File(os.path.join(outdir, "keras3.weights.h5"), "w") as f:
         for layer, shapes in [("dense", [(4, 3), (3,)]), ("dense_1", [(3, 2), (2,)])]:
@@ -242,7 +247,8 @@ def write_chunked(outdir):
 
 def write_seeds(seeddir):
     """Small files for fuzz_h5: Keras's layout in HDF5's compact newest format (libver="latest",
-    a few hundred bytes) and in the default one, each under fuzz_h5's 16 KiB -max_len."""
+    a few hundred bytes) and in the default one, each under fuzz_h5's 16 KiB -max_len. Groups
+    of the newest format record their creation time, so these differ from run to run."""
     os.makedirs(seeddir, exist_ok=True)
     for name in os.listdir(seeddir):
         os.remove(os.path.join(seeddir, name))

@@ -197,3 +197,8 @@ TEST_CASE("keras_h5.refused.duplicate_weight_name", "[io][keras_h5]") {
     CHECK_THAT(refusal("duplicate_weight.h5"),
                Contains("duplicate_weight.h5: /b: weight 'shared/kernel:0' appears twice (in layers 'a' and 'b')"));
 }
+
+TEST_CASE("keras_h5.refused.external_link", "[io][keras_h5]") {
+    CHECK_THAT(refusal("external_link.h5"),
+               Contains("external_link.h5: /dense: dense/kernel:0 is an external link (to another file); refused"));
+}
