@@ -79,8 +79,11 @@ bool read_as_weights(const mapped_file& file) {
         case file_format::tar: return true;
         case file_format::npy: return is_object_npy(bytes);
         case file_format::zip:
-            for (const auto& m : parse_zip_members(bytes)) {
-                if (m.file_name.ends_with("data.pkl")) return true;
+            try {
+                for (const auto& m : parse_zip_members(bytes)) {
+                    if (m.file_name.ends_with("data.pkl")) return true;
+                }
+            } catch (const error&) {  // a damaged .npz: its reader says what is wrong
             }
             return false;
         default: return false;

@@ -440,7 +440,7 @@ void add_score_command(CLI::App& app, command_runner& run) {
                                    "Run .npy inputs through a model spec's preprocess ops and network (oneDNN), with "
                                    "weights from .npz/.npy, into one .npy in input order");
     cmd->add_option("INPUT", o->inputs, "Input .npy files; same dtype and row shape (optional with --dry-run)");
-    cmd->add_option("-o", o->output, "Output .npy: float32 (N, the network's output shape), or int64 without its "
+    auto* output = cmd->add_option("-o", o->output, "Output .npy: float32 (N, the network's output shape), or int64 without its "
                                      "last axis for argmax; written as OUT.partial and renamed when complete");
     cmd->add_option("--model", o->model, "Model spec JSON (docs/model-spec.md)")->required()->check(CLI::ExistingFile);
     cmd->add_option("--weights", o->weights,
@@ -475,8 +475,8 @@ void add_score_command(CLI::App& app, command_runner& run) {
     add_observer_options(cmd, o->observers);
     add_output_options(cmd, o->output_to);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
-    cmd->callback([&run, o] {
-        if (!o->dry_run && (o->inputs.empty() || o->output.empty())) {
+    cmd->callback([&run, o, output] {
+        if (!o->dry_run && (o->inputs.empty() || output->count() == 0)) {
             throw CLI::ValidationError("score needs INPUT and -o (only --dry-run runs without them)");
         }
         if (!o->reference.empty() && o->output_to.shards) {

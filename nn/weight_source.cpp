@@ -19,9 +19,13 @@ namespace npyflow {
 namespace {
 
 // A zip is a PyTorch checkpoint when it holds <prefix>/data.pkl; an .npz holds only .npy members.
+// A zip too damaged to list is left to the .npz reader, whose errors say what is wrong.
 bool is_torch_zip(std::span<const std::byte> bytes) {
-    for (const auto& m : parse_zip_members(bytes)) {
-        if (m.file_name == "data.pkl" || m.file_name.ends_with("/data.pkl")) return true;
+    try {
+        for (const auto& m : parse_zip_members(bytes)) {
+            if (m.file_name == "data.pkl" || m.file_name.ends_with("/data.pkl")) return true;
+        }
+    } catch (const error&) {
     }
     return false;
 }
@@ -76,7 +80,13 @@ weight_source::weight_source(const std::filesystem::path& path, std::string_view
             const auto file = std::make_shared<const mapped_file>(path);
             if (is_object_npy(file->bytes())) {
                 format_ = "a pickled .npy";
-                hold(read_pickled_npy(file->bytes(), key, where_));
+                try {
+                    hold(read_pickled_npy(file->bytes(), key, where_));
+                } catch (const error& e) {  // says what kind of .npy it is: a dataset saved as objects, say
+                    std::string what = e.what();
+                    if (what.starts_with(where_ + ": ")) what = what.substr(where_.size() + 2);
+                    throw error(fmt::format("{}: dtype object (pickled Python objects), read as weights: {}", where_, what));
+                }
                 return;
             }
             if (!key.empty()) throw error(fmt::format("{}: --weights-key selects arrays inside a pickled .npy; this is a numeric .npy", where_));
@@ -98,8 +108,7 @@ weight_source::weight_source(const std::filesystem::path& path, std::string_view
             }
             if (!key.empty()) throw error(fmt::format("{}: --weights-key selects arrays inside a pickle or a PyTorch checkpoint; this is an .npz archive", where_));
             format_ = "an .npz archive";
-            const auto bytes = file->bytes();
-            archive_ = std::make_unique<npz_archive>(bytes, std::move(file), where_);
+            archive_ = std::make_unique<npz_archive>(path);
             break;
         }
         case file_format::unknown:
