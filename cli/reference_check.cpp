@@ -34,6 +34,14 @@ void rows_as_double(const npy_array& a, std::uint64_t first, std::uint64_t count
 
 }  // namespace
 
+void check_reference_shape(const std::filesystem::path& reference, const std::vector<std::uint64_t>& output_shape) {
+    const npy_array want = open_npy(reference);
+    if (want.header().shape != output_shape) {
+        throw error(fmt::format("--reference {}: has shape {}, the output {}", printable_path(reference),
+                                format_shape(want.header().shape), format_shape(output_shape)));
+    }
+}
+
 reference_result compare_with_reference(const std::filesystem::path& output, const std::filesystem::path& reference,
                                         double atol) {
     const npy_array got = open_npy(output), want = open_npy(reference);

@@ -179,7 +179,25 @@ void check_network_input(const preprocess_plan& plan, const dataset& input, cons
     for (auto d : spec.input_shape) want *= d;
     std::vector<std::string> fixes;
     if (got.type != dtype::float32) fixes.push_back(R"({"op": "cast", "dtype": "float32"})");
-    if (got.shape != spec.input_shape && have == want) {
+    // The same sizes in another order are most likely the same data in another axis order
+    // (channels last for a channels-first network): a transpose fixes that, a reshape would
+    // only mix the values up.
+    std::vector<std::size_t> axes;
+    if (got.shape != spec.input_shape && std::is_permutation(got.shape.begin(), got.shape.end(), spec.input_shape.begin(),
+                                                             spec.input_shape.end())) {
+        std::vector<bool> taken(got.shape.size(), false);
+        for (const auto d : spec.input_shape) {
+            std::size_t a = 0;
+            while (taken[a] || got.shape[a] != d) ++a;
+            taken[a] = true;
+            axes.push_back(a);
+        }
+    }
+    if (!axes.empty()) {
+        fixes.push_back(fmt::format(R"({{"op": "transpose", "axes": [{}]}} (if the file's axes are in another order; a )"
+                                    R"(reshape would keep the values in their order and mix them up))",
+                                    fmt::join(axes, ", ")));
+    } else if (got.shape != spec.input_shape && have == want) {
         fixes.push_back(fmt::format(R"({{"op": "reshape", "shape": [{}]}})", fmt::join(spec.input_shape, ", ")));
     }
     std::string hint;
@@ -268,6 +286,7 @@ int run_score(score_options& o) {
     out_shape.insert(out_shape.end(), net->output_shape().begin(), net->output_shape().end());
     if (o.output_as == output_kind::argmax) out_shape.pop_back();
 
+    if (!o.reference.empty()) check_reference_shape(o.reference, out_shape);  // before the job, not after
     std::optional<npy_array> labels;
     if (!o.labels.empty()) {
         if (outputs != classes) {

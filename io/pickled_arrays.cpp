@@ -67,6 +67,20 @@ bool is_array_dict(const pickle_value& v) {
     return true;
 }
 
+// The arrays directly in a dict that holds other values too (a checkpoint's tensors beside its
+// epoch, or beside a dict of EMA weights), as a dict of their own.
+pickle_value own_arrays(const pickle_value& dict) {
+    pickle_value own;
+    own.what = kind::dict;
+    for (std::size_t i = 0; dict.what == kind::dict && i < dict.items.size(); i += 2) {
+        if (key_name(*dict.items[i]) && dict.items[i + 1]->what == kind::array) {
+            own.items.push_back(dict.items[i]);
+            own.items.push_back(dict.items[i + 1]);
+        }
+    }
+    return own;
+}
+
 std::string describe(const pickle_value& v) {
     if (v.what == kind::other) return v.text;
     return fmt::format("a {}", name(v.what));
@@ -253,6 +267,12 @@ const pickle_value& select(const pickle_value& root, std::string_view key, const
 
 std::vector<named_array> arrays_in(const pickle_value& root_value, std::string_view key, const std::string& where) {
     const auto& root = unwrap(root_value, where);
+    // ".": the arrays at the root, beside whatever else it holds.
+    if (key == ".") {
+        const pickle_value own = own_arrays(root);
+        if (own.items.empty()) throw error(fmt::format("{}: --weights-key '.': the pickle's root holds no arrays", where));
+        return bind_value(own, where, "the root's arrays");
+    }
     if (!key.empty()) {
         if (root.what != kind::dict && !is_sequence(root)) {
             throw error(fmt::format("{}: --weights-key '{}' selects from a dict, but the pickle holds {}", where, key,
@@ -265,6 +285,13 @@ std::vector<named_array> arrays_in(const pickle_value& root_value, std::string_v
 
     candidate_search search(where);
     search.visit(root, "", 0);
+    // Arrays at the root beside other values are a candidate too: a nested dict of arrays
+    // (EMA weights, say) is then never taken for the weights without being asked for.
+    const pickle_value own = own_arrays(root);
+    if (!own.items.empty()) search.found.insert(search.found.begin(), {".", &own});
+    if (search.found.size() == 1 && search.found[0].dict == &own) {
+        return bind_value(own, where, "the root's arrays");
+    }
     if (search.found.size() == 1) {
         return bind_value(*search.found[0].dict, where, fmt::format("'{}'", search.found[0].path));
     }
@@ -279,7 +306,8 @@ std::vector<named_array> arrays_in(const pickle_value& root_value, std::string_v
             listed.push_back("...");
             break;
         }
-        listed.push_back(fmt::format("'{}' ({} arrays)", c.path, c.dict->items.size() / 2));
+        listed.push_back(fmt::format("'{}' ({}{} arrays)", c.path, c.path == "." ? "the root's own " : "",
+                                     c.dict->items.size() / 2));
     }
     throw error(fmt::format("{}: the pickle holds {} dicts of arrays: {}; pass --weights-key with the one that "
                             "holds the weights",

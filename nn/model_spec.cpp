@@ -140,8 +140,11 @@ layer_spec parse_layer(const json& j, std::size_t index, weight_layout layout) {
             if (!v.is_object()) throw error("'params' must map roles to array names");
             for (const auto& [role, ref] : v.items()) l.params[role] = parse_param_ref(role, ref);
         }
-        if (j.contains("layout")) l.layout = parse_layout(j["layout"], "layout");
-        option_reader options(j, layout);
+        if (j.contains("layout")) {
+            if (!d->has_weights) throw error("'layout' sets the layout of a layer's arrays, and this layer has none");
+            l.layout = parse_layout(j["layout"], "layout");
+        }
+        option_reader options(j, l.layout.value_or(layout));  // the layer's framework's options and defaults
         d->parse(options, l);
         options.finish();
         return l;
@@ -245,6 +248,13 @@ model_spec parse_model_spec(const json& j, std::optional<weight_layout> implied)
         throw error(fmt::format("'input.shape' must be 1 to {} positive integers, got {}", max_sample_rank, shape.dump()));
     }
     spec.input_shape = shape.get<std::vector<std::uint64_t>>();
+    double values = 1;
+    for (auto d : spec.input_shape) values *= static_cast<double>(d);
+    if (values > static_cast<double>(std::uint64_t{1} << 40)) {
+        throw error(fmt::format("'input.shape' {} is {:.3g} values a sample, more than any input npyflow can hold "
+                                "(2^40)",
+                                shape.dump(), values));
+    }
     if (j.contains("preprocess")) spec.preprocess = j["preprocess"];
     if (j.contains("strip_prefix")) {
         if (!j["strip_prefix"].is_string()) throw error("'strip_prefix' must be a string");

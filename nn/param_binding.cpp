@@ -88,8 +88,13 @@ public:
         for (const auto& n : weights.names()) {
             std::string key = n;
             if (!spec.strip_prefix.empty() && key.starts_with(spec.strip_prefix)) key = key.substr(spec.strip_prefix.size());
+            if (const auto [it, added] = stored_.emplace(key, n); !added) {
+                problems_.push_back(fmt::format("{}: '{}' and '{}' are both '{}' once \"strip_prefix\" \"{}\" is "
+                                                "removed; which one is meant cannot be told",
+                                                weights.where(), it->second, n, key, spec.strip_prefix));
+                continue;
+            }
             names_.push_back(key);
-            stored_[key] = n;
         }
         positional_ = weights.positional();
         sequential_ = weights.flat() != nullptr || positional_;
@@ -156,6 +161,8 @@ public:
         } else if (weights_.flat()) {
             return take_flat(framework_role, flat_values);
         } else if (sequential_) {
+            // Arrays a "params" entry took already are not taken again by position.
+            while (next_position_ < names_.size() && used_.contains(fmt::format("arr_{}", next_position_))) ++next_position_;
             if (next_position_ >= names_.size()) return past_last_position(framework_role);
             name = fmt::format("arr_{}", next_position_++);
         } else if (s.name.empty()) {

@@ -1,5 +1,7 @@
 #include "nn/param_transform.hpp"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "io/error.hpp"
@@ -28,10 +30,9 @@ bound_tensor select_index(const bound_tensor& t, std::uint64_t index) {
 bound_tensor select_window(const bound_tensor& t, std::uint64_t offset, const std::vector<std::uint64_t>& shape) {
     const std::uint64_t total = t.values.size();
     std::uint64_t n = 1;
-    for (auto d : shape) {
-        if (n > total) break;  // already too many; keeps the product from overflowing
-        n *= d;
-    }
+    bool overflow = false;
+    for (auto d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+    if (overflow) n = std::numeric_limits<std::uint64_t>::max();
     if (offset > total || n > total - offset) {
         throw error(fmt::format("'offset' {} with 'shape' {} needs {} values from there, but array '{}' has {} in all",
                                 offset, format_shape(shape), n > total ? fmt::format("more than {}", total) : std::to_string(n),

@@ -104,10 +104,16 @@ std::vector<torch_group> torch_groups(const named_shapes& arrays, const std::str
 std::vector<weighted_layer> from_torch(const std::vector<torch_group>& groups, std::vector<std::string>& trouble) {
     std::vector<weighted_layer> layers;
     for (std::size_t g = 0; g < groups.size(); ++g) {
-        const auto& [name, roles] = groups[g];
+        // Not a structured binding: clang 14 cannot capture one in the lambdas below.
+        const auto& name = groups[g].prefix;
+        const auto& roles = groups[g].roles;
         auto has = [&](const char* role) { return roles.contains(role); };
         auto shape = [&](const char* role) { return roles.at(role); };
-        if (has("weight_ih_l0") && has("weight_hh_l0")) {
+        if (has("weight_ih_l0") && has("weight_hh_l0") &&
+            (shape("weight_ih_l0").size() != 2 || shape("weight_hh_l0").size() != 2)) {
+            trouble.push_back(fmt::format("'{}': weight_ih_l0 and weight_hh_l0 must be 2-D, got {} and {}; left out",
+                                          name, format_shape(shape("weight_ih_l0")), format_shape(shape("weight_hh_l0"))));
+        } else if (has("weight_ih_l0") && has("weight_hh_l0")) {
             std::uint64_t n = 0;
             while (has(fmt::format("weight_ih_l{}", n).c_str()))
                 ++n;
@@ -128,6 +134,7 @@ std::vector<weighted_layer> from_torch(const std::vector<torch_group>& groups, s
             const auto& w = shape("weight");
             const bool named_embedding = lower(name).find("emb") != std::string::npos;
             const bool before_recurrent = g + 1 < groups.size() && groups[g + 1].roles.contains("weight_ih_l0") &&
+                                          groups[g + 1].roles.at("weight_ih_l0").size() == 2 &&
                                           groups[g + 1].roles.at("weight_ih_l0")[1] == w[1];
             if (!has("bias") && (named_embedding || (layers.empty() && before_recurrent))) {
                 layers.push_back(
@@ -178,10 +185,16 @@ std::vector<weighted_layer> from_keras(const named_shapes& arrays, std::vector<s
         it->second[name.substr(slash == std::string::npos ? 0 : slash + 1)] = shape;
     }
     std::vector<weighted_layer> layers;
-    for (const auto& [name, roles] : groups) {
+    for (const auto& group : groups) {
+        const auto& name = group.first;
+        const auto& roles = group.second;  // not a structured binding: clang 14 cannot capture one
         auto has = [&](const char* role) { return roles.contains(role); };
         auto shape = [&](const char* role) { return roles.at(role); };
-        if (has("kernel") && has("recurrent_kernel")) {
+        if (has("kernel") && has("recurrent_kernel") &&
+            (shape("kernel").size() != 2 || shape("recurrent_kernel").size() != 2)) {
+            trouble.push_back(fmt::format("'{}': kernel and recurrent_kernel must be 2-D, got {} and {}; left out", name,
+                                          format_shape(shape("kernel")), format_shape(shape("recurrent_kernel"))));
+        } else if (has("kernel") && has("recurrent_kernel")) {
             const auto &k = shape("kernel"), &rk = shape("recurrent_kernel");
             weighted_layer l = recurrent(name, k.back(), rk[0], k[0], 1, false, has("bias"), trouble);
             if (l.kind.empty()) continue;

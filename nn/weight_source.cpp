@@ -12,6 +12,7 @@
 #include "io/npy_header.hpp"
 #include "io/npz_archive.hpp"
 #include "io/pickled_arrays.hpp"
+#include "io/pickled_arrays.hpp"
 #include "io/pickled_npy.hpp"
 #include "io/torch_checkpoint.hpp"
 
@@ -30,6 +31,12 @@ bool is_torch_zip(std::span<const std::byte> bytes) {
     return false;
 }
 
+// Protocol 0 and 1 pickles have no header to tell them by; their names do.
+bool named_as_pickle(const std::filesystem::path& path) {
+    const auto ext = path.extension();
+    return ext == ".pkl" || ext == ".pickle" || ext == ".pth" || ext == ".pt";
+}
+
 }  // namespace
 
 weight_source::weight_source(const std::filesystem::path& path, std::string_view key) : where_(path.string()) {
@@ -37,7 +44,7 @@ weight_source::weight_source(const std::filesystem::path& path, std::string_view
     const bool directory = std::filesystem::is_directory(path, ec);
     const file_format format = directory ? file_format::unknown : sniff_file(path);
     const bool keyed = format == file_format::pickle || format == file_format::zip || format == file_format::npy ||
-                       format == file_format::tar;
+                       format == file_format::tar || (format == file_format::unknown && named_as_pickle(path));
     if (!key.empty() && !keyed) {
         throw error(fmt::format("{}: --weights-key selects arrays inside a pickle or a PyTorch checkpoint; this is {}",
                                 where_, directory ? "a directory" : describe(format)));
@@ -112,6 +119,12 @@ weight_source::weight_source(const std::filesystem::path& path, std::string_view
             break;
         }
         case file_format::unknown:
+            if (!directory && named_as_pickle(path)) {
+                format_ = "a pickle";
+                const mapped_file file(path);
+                hold(read_pickle(file.bytes(), key, where_));
+                return;
+            }
             format_ = "an .npz archive";
             archive_ = std::make_unique<npz_archive>(path);  // says what is wrong with it
             break;

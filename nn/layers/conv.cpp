@@ -135,7 +135,10 @@ void lower_conv(lowering_context& ctx, const node& n) {
 
 // Each output value is a dot product over I/groups channels and the kernel.
 double conv_flops(const bound_layer& l) {
-    const std::uint64_t out_channels = channels_of(l.out, l.layout);
+    // The weight's output-channel axis: first in torch's layout, last in keras's (l.layout is the
+    // arrays' layout, which may differ from the data's).
+    const auto& w = l.params.at("weight").shape;
+    const std::uint64_t out_channels = l.layout == weight_layout::torch ? w.front() : w.back();
     return 2.0 * double(element_count(l.out)) * double(element_count(l.params.at("weight").shape) / out_channels);
 }
 

@@ -17,6 +17,7 @@ usage: make_weight_format_fixtures.py [OUTDIR]
 import collections
 import json
 import os
+import pickle
 import sys
 
 import h5py
@@ -90,6 +91,13 @@ def main(out):
             allow_pickle=True)
 
     np.save(os.path.join(out, "mlp.dict.npy"), dict(npz("mlp.npz")), allow_pickle=True)
+    # The weights at the root beside a dict of EMA weights (zeros here): which is meant, the file
+    # cannot say.
+    torch.save({**state_dict(cnn), "ema": state_dict([(k, np.zeros_like(v)) for k, v in cnn])},
+               os.path.join(out, "cnn_b.ema.pth"))
+    # pickle protocol 0 (text), which has no header: known by its name.
+    with open(os.path.join(out, "mlp.protocol0.pkl"), "wb") as f:
+        pickle.dump(dict(npz("mlp.npz")), f, protocol=0)
     # torch.save(model): the module pickled whole, which only PyTorch's classes can rebuild.
     torch.manual_seed(0)
     torch.save(torch.nn.Sequential(torch.nn.Linear(4, 2)), os.path.join(out, "whole_model.pth"))

@@ -123,4 +123,18 @@ TEST_CASE("nn.spec_draft.names_it_cannot_read", "[nn]") {
     CHECK(has_note(positional, "no layer recognised: the draft has no layers and is not a spec yet"));
 }
 
+// Recurrent arrays of the wrong rank (a hostile or damaged file) are named and left out,
+// never indexed past their shape.
+TEST_CASE("nn.spec_draft.recurrent_arrays_of_the_wrong_rank", "[nn]") {
+    for (const auto& arrays : {shapes{{"rnn.weight_ih_l0", {}}, {"rnn.weight_hh_l0", {}}},
+                               shapes{{"rnn.weight_ih_l0", {8}}, {"rnn.weight_hh_l0", {8}}},
+                               shapes{{"lstm/kernel:0", {}}, {"lstm/recurrent_kernel:0", {4}}}}) {
+        const spec_draft d = draft_spec(arrays, std::nullopt);
+        std::string notes;
+        for (const auto& n : d.notes) notes += n + "\n";
+        INFO(notes);
+        REQUIRE_THAT(notes, Catch::Contains("must be 2-D, got"));
+    }
+}
+
 }  // namespace npyflow::test

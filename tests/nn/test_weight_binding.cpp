@@ -251,4 +251,62 @@ TEST_CASE("nn.keras.cell_scoped_names", "[nn]") {
     REQUIRE(run_network(spec, scoped.path(), x, 1) == want);
 }
 
+// Arrays a "params" entry names are not taken again by position; names that strip_prefix
+// makes equal are refused; "layout" only on layers with arrays, and it sets their options too.
+TEST_CASE("nn.binding.what_the_sweep_found", "[nn]") {
+    scratch_dir dir;
+    const auto w0 = ramp(9, 0.1f), b0 = ramp(3, 0.2f), w1 = ramp(9, -0.15f), b1 = ramp(3, 0.05f);
+    save_weights(dir.path(), {{"arr_0", {{3, 3}, w0}}, {"arr_1", {{3}, b0}}, {"arr_2", {{3, 3}, w1}}, {"arr_3", {{3}, b1}}});
+    const auto spec = spec_of(R"({"layout": "torch", "input": {"shape": [3]}, "layers": [
+        {"type": "linear", "params": {"weight": "arr_0", "bias": "arr_1"}}, {"type": "linear"}]})");
+    require_close(run_network(spec, dir.path(), x3, 1), affine(w1, b1, affine(w0, b0, x3)));
+    REQUIRE(bind_parameters(spec, weight_source(dir.path()), true).layers[1].reads[0].source == "arr_2");
+
+    scratch_dir both;
+    save_weights(both.path(), {{"module.fc.weight", {{2, 3}, ramp(6, 0.1f)}}, {"module.fc.bias", {{2}, ramp(2, 0.1f)}},
+                               {"fc.weight", {{2, 3}, ramp(6, 0.0f)}}, {"fc.bias", {{2}, ramp(2, 0.0f)}}});
+    REQUIRE_THAT(bind_error(R"({"strip_prefix": "module.", "input": {"shape": [3]}, "layers": [{"type": "linear", "name": "fc"}]})",
+                            both.path()),
+                 Catch::Contains("are both 'fc.bias' once \"strip_prefix\" \"module.\" is removed; which one is meant "
+                                 "cannot be told"));
+
+    REQUIRE_THROWS_WITH(spec_of(R"({"input": {"shape": [3]}, "layers": [{"type": "relu", "layout": "keras"}]})"),
+                        Catch::Contains("'layout' sets the layout of a layer's arrays, and this layer has none"));
+    // A Keras GRU in a torch model takes Keras's options.
+    REQUIRE(spec_of(R"({"input": {"shape": [4, 3]}, "layers": [{"type": "gru", "name": "g", "layout": "keras",
+        "units": 2, "reset_after": false}]})").layers[0].reset_after == false);
+    REQUIRE_THROWS_WITH(spec_of(R"({"input": {"shape": [1048576, 1048576, 2]}, "layers": [{"type": "relu"}]})"),
+                        Catch::Contains("is 2.2e+12 values a sample, more than any input npyflow can hold (2^40)"));
+}
+
+TEST_CASE("nn.params.window_sizes_that_overflow", "[nn]") {
+    scratch_dir dir;
+    save_weights(dir.path(), {{"E", {{16}, ramp(16, 0.1f)}}});
+    REQUIRE_THAT(bind_error(R"({"layout": "torch", "input": {"shape": [3]}, "layers": [{"type": "embedding",
+        "params": {"weight": {"array": "E", "shape": [16777216, 1099511627776]}}}]})", dir.path()),
+                 Catch::Contains("'offset' 0 with 'shape' (16777216, 1099511627776) needs more than 16 values from "
+                                 "there, but array 'E' has 16 in all"));
+}
+
+// A conv's FLOPs are the same whichever layout its arrays are in.
+TEST_CASE("nn.layout.a_layers_own_layout_keeps_its_flops", "[nn]") {
+    scratch_dir dir;
+    const auto k = ramp(3 * 3 * 2 * 4, 0.1f);  // HWIO (3, 3, 2, 4)
+    std::vector<float> oihw(k.size());
+    for (std::size_t h = 0; h < 3; ++h)
+        for (std::size_t w = 0; w < 3; ++w)
+            for (std::size_t i = 0; i < 2; ++i)
+                for (std::size_t o = 0; o < 4; ++o) oihw[((o * 2 + i) * 3 + h) * 3 + w] = k[((h * 3 + w) * 2 + i) * 4 + o];
+    save_weights(dir.path(), {{"c/kernel", {{3, 3, 2, 4}, k}}, {"c/bias", {{4}, ramp(4, 0.1f)}},
+                              {"c.weight", {{4, 2, 3, 3}, oihw}}, {"c.bias", {{4}, ramp(4, 0.1f)}}});
+    const auto torch = spec_of(R"({"layout": "torch", "input": {"shape": [2, 5, 5]}, "layers": [{"type": "conv2d", "name": "c",
+        "params": {"weight": "c.weight", "bias": "c.bias"}}]})");
+    const auto own = spec_of(R"({"layout": "torch", "input": {"shape": [2, 5, 5]}, "layers": [{"type": "conv2d", "name": "c",
+        "layout": "keras", "params": {"kernel": "c/kernel", "bias": "c/bias"}}]})");
+    const network a(bind_parameters(torch, weight_source(dir.path()), false)), b(bind_parameters(own, weight_source(dir.path()), false));
+    REQUIRE(a.flops_per_sample() == b.flops_per_sample());
+    const auto x = ramp(50, 0.2f);
+    require_close(run_network(own, dir.path(), x, 1), run_network(torch, dir.path(), x, 1));
+}
+
 }  // namespace npyflow::test

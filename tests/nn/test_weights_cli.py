@@ -73,10 +73,19 @@ def test_every_format_scores_like_pytorch(tmp):
         check(r.returncode == 0, f"{weights} {extra}: exit {r.returncode}: {r.stderr}")
         if r.returncode == 0:
             worst = max(worst, matches_pytorch(out, fx("cnn_b.expected.npy"), weights))
-    r = score(fx("mlp.input.npy"), fx("mlp.spec.json"), fm("mlp.dict.npy"), out)
-    check(r.returncode == 0, f"mlp.dict.npy: exit {r.returncode}: {r.stderr}")
+    for weights in ("mlp.dict.npy", "mlp.protocol0.pkl"):
+        r = score(fx("mlp.input.npy"), fx("mlp.spec.json"), fm(weights), out)
+        check(r.returncode == 0, f"{weights}: exit {r.returncode}: {r.stderr}")
+        if r.returncode == 0:
+            worst = max(worst, matches_pytorch(out, fx("mlp.expected.npy"), weights))
+    # The state_dict at a checkpoint's root, beside EMA weights: asked for, never guessed.
+    refused(score(*torch_inputs, fm("cnn_b.ema.pth"), out),
+            "the pickle holds 2 dicts of arrays: '.' (the root's own 11 arrays), 'ema' (11 arrays); pass --weights-key",
+            "root arrays beside a nested dict")
+    r = score(*torch_inputs, fm("cnn_b.ema.pth"), out, "--weights-key", ".")
+    check(r.returncode == 0, f"--weights-key .: exit {r.returncode}: {r.stderr}")
     if r.returncode == 0:
-        worst = max(worst, matches_pytorch(out, fx("mlp.expected.npy"), "mlp.dict.npy"))
+        worst = max(worst, matches_pytorch(out, fx("cnn_b.expected.npy"), "--weights-key ."))
     # A spec without "layout": a checkpoint's format says PyTorch's, an .h5's Keras's.
     for spec, weights, inp in ((fx("cnn_b.spec.json"), "cnn_b.pth", fx("cnn_b.input.npy")),
                                (fx("cnn_b.keras.spec.json"), "cnn_b.keras.h5", fx("cnn_b.keras.input.npy"))):
@@ -143,6 +152,19 @@ def test_refusals_name_the_cause(tmp):
     np.save(wrong, np.load(fx("mlp.input.npy")).reshape(-1, 4, 5))
     r = score(wrong, fx("mlp.spec.json"), fx("mlp.npz"), out)
     refused(r, 'add {"op": "reshape", "shape": [20]} to "preprocess"', "(4, 5) samples for a (20) input")
+    # Channels last for a channels-first network: a transpose, not a reshape, and it works.
+    hwc = os.path.join(tmp, "hwc.npy")
+    np.save(hwc, np.load(fx("cnn_b.input.npy")).transpose(0, 2, 3, 1))
+    refused(score(hwc, fx("cnn_b.spec.json"), fm("cnn_b.pth"), out),
+            'add {"op": "transpose", "axes": [2, 0, 1]} (if the file\'s axes are in another order; a reshape would keep '
+            'the values in their order and mix them up)', "channels-last input")
+    spec = json.load(open(fx("cnn_b.spec.json")))
+    spec["preprocess"] = spec.get("preprocess", []) + [{"op": "transpose", "axes": [2, 0, 1]}]
+    json.dump(spec, open(os.path.join(tmp, "transposed.json"), "w"))
+    r = score(hwc, os.path.join(tmp, "transposed.json"), fm("cnn_b.pth"), out)
+    check(r.returncode == 0, f"the suggested transpose: exit {r.returncode}: {r.stderr}")
+    if r.returncode == 0:
+        matches_pytorch(out, fx("cnn_b.expected.npy"), "the suggested transpose")
     spec = json.load(open(fx("mlp.spec.json")))
     spec["preprocess"] = spec.get("preprocess", []) + [{"op": "reshape", "shape": [20]}]
     json.dump(spec, open(os.path.join(tmp, "reshaped.json"), "w"))
@@ -220,8 +242,10 @@ def test_dry_run_and_reference(tmp):
     check(r.returncode == 1, f"--reference over atol: exit {r.returncode}")
     check("2 of 37 rows differ by more than --atol 0.0001" in r.stdout and "the first: rows 3, 7" in r.stdout,
           f"--reference over atol: {r.stdout}")
-    refused(score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fm("cnn_b.pth"), out, "--reference", fx("mlp.expected.npy")),
-            "--reference " + fx("mlp.expected.npy") + ": has shape", "a reference of another shape")
+    fresh = os.path.join(tmp, "fresh.npy")
+    refused(score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fm("cnn_b.pth"), fresh, "--reference", fx("mlp.expected.npy")),
+            "--reference " + fx("mlp.expected.npy") + ": has shape (37, 5), the output (37, 4)", "a reference of another shape")
+    check(not os.path.exists(fresh) and not os.path.exists(fresh + ".partial"), "a bad --reference let the job run")
 
 
 def main():
