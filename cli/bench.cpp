@@ -22,6 +22,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "cli/commands.hpp"
+#include "cli/model_files.hpp"
 #include "cli/rank_group.hpp"
 #include "io/json_file.hpp"
 #include "cli/pipeline_job.hpp"
@@ -45,6 +46,7 @@ using clock_type = std::chrono::steady_clock;
 struct bench_options {
     std::vector<std::filesystem::path> inputs;
     std::filesystem::path model, weights;
+    std::string weights_key;
     std::filesystem::path scratch = std::filesystem::temp_directory_path();
     std::vector<std::uint64_t> batches{1024};
     std::vector<unsigned> threads{0};
@@ -131,8 +133,8 @@ double measure_serial(const job& j, std::uint64_t batch, unsigned threads) {
 }
 
 int run_bench(const bench_options& o) {
-    const auto spec_json = read_json_file(o.model);
-    const model_spec spec = with_context(o.model.string(), [&] { return parse_model_spec(spec_json); });
+    const weight_source weights(o.weights, o.weights_key);
+    const model_spec spec = read_spec(o.model, weights);
     const dataset input(o.inputs);
     if (input.rows() == 0) {
         throw error(fmt::format("{}: has no rows; a benchmark needs at least one", printable_path(o.inputs.front())));
@@ -140,7 +142,6 @@ int run_bench(const bench_options& o) {
     const preprocess_plan plan = with_context(o.model.string(), [&] {
         return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
     });
-    const weight_source weights(o.weights);
     const network streams(bind_parameters(spec, weights, false));
     // Named by the process, so that two benchmarks sharing a scratch directory do not collide.
     const job j{input, plan, spec, weights, o.scratch / fmt::format("npyflow-bench-output-{}.npy", ::getpid())};
@@ -217,7 +218,8 @@ void add_bench_command(CLI::App& app, command_runner& run) {
                  "preprocess only, the full pipeline, and the same job done serially; sweeps batch, threads, prefetch");
     cmd->add_option("INPUT", o->inputs, "Input .npy files (page-cache them first for repeatable figures)")->required();
     cmd->add_option("--model", o->model, "Model spec JSON")->required()->check(CLI::ExistingFile);
-    cmd->add_option("--weights", o->weights, "Weights (.npz, directory of .npy, or flat .npy)")->required()->check(CLI::ExistingPath);
+    cmd->add_option("--weights", o->weights, "Weights, in any form score takes (docs/weights.md)")->required()->check(CLI::ExistingPath);
+    cmd->add_option("--weights-key", o->weights_key, "The key of the weights in a checkpoint's dict, as for score");
     cmd->add_option("--batch", o->batch_list, "Rows per batch; a comma-separated list sweeps (default 1024)");
     cmd->add_option("--threads", o->thread_list, "Threads; a list sweeps (default: every core)");
     cmd->add_option("--prefetch", o->prefetch_list, "Batches in flight; a list sweeps (default: twice the threads)");

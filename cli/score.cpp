@@ -15,6 +15,7 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
+#include "cli/model_files.hpp"
 #include "cli/model_summary.hpp"
 #include "cli/reference_check.hpp"
 #include "cli/peak_memory.hpp"
@@ -150,22 +151,6 @@ std::uint64_t resumed_count(const nlohmann::json& state, const char* key, std::u
                                 key, v.dump(), most));
     }
     return v.get<std::uint64_t>();
-}
-
-// The spec, in the layout the weights' format implies where it states none; a weights file
-// or a Keras config given as --model is named as such.
-model_spec read_spec(const std::filesystem::path& path, const weight_source& weights) {
-    if (const file_format format = sniff_file(path); format != file_format::json && format != file_format::unknown) {
-        throw error(fmt::format("--model {}: is {}; --model takes the npyflow spec (JSON), --weights the arrays",
-                                printable_path(path), describe(format)));
-    }
-    const auto json = read_json_file(path);
-    if (json.is_object() && json.contains("class_name") && json.contains("config")) {
-        throw error(fmt::format("--model {}: is a Keras model config, not an npyflow spec; make one with npyflow spec "
-                                "--from-keras {} -o spec.json",
-                                printable_path(path), printable_path(path)));
-    }
-    return with_context(printable_path(path), [&] { return parse_model_spec(json, weights.implied_layout()); });
 }
 
 // The preprocess ops' samples are what the network takes; where not, the hint is one that
