@@ -326,19 +326,20 @@ bool recurrent_kind(const std::string& kind) {
 
 // The input a first layer reads, its unknown sizes as placeholders.
 json input_of(const weighted_layer& first, bool torch, std::vector<std::string>& notes) {
+    // json::array, not json{...}: a braced single json is a copy of it, not a list of one.
     json shape = json::array();
     const std::string& k = first.kind;
     auto c = json(first.in);
     if (k == "conv2d") {
-        shape = torch ? json{c, "H", "W"} : json{"H", "W", c};
+        shape = torch ? json::array({c, "H", "W"}) : json::array({"H", "W", c});
     } else if (k == "conv1d") {
-        shape = torch ? json{c, "L"} : json{"L", c};
+        shape = torch ? json::array({c, "L"}) : json::array({"L", c});
     } else if (k == "embedding") {
-        shape = json{"T"};
+        shape = json::array({"T"});
     } else if (recurrent_kind(k)) {
-        shape = json{"T", c};
+        shape = json::array({"T", c});
     } else {
-        shape = json{c};
+        shape = json::array({c});
     }
     bool open = false;
     for (const auto& d : shape)
