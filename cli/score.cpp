@@ -201,6 +201,15 @@ void check_network_input(const preprocess_plan& plan, const dataset& input, cons
                             printable_path(model), got.to_string(), format_shape(spec.input_shape), hint));
 }
 
+// The spec's preprocess ops on the input's rows, checked to give what the network takes.
+preprocess_plan network_input_plan(const model_spec& spec, const dataset& input, const std::filesystem::path& model) {
+    preprocess_plan plan = with_context(printable_path(model), [&] {
+        return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
+    });
+    check_network_input(plan, input, spec, model);
+    return plan;
+}
+
 // --dry-run: binds the weights and prints the model's summary; nothing runs, nothing is
 // written. With inputs, their samples are checked against the network's input too.
 int run_dry_run(const score_options& o) {
@@ -208,11 +217,7 @@ int run_dry_run(const score_options& o) {
     const weight_source weights(o.weights, o.weights_key);
     const model_spec spec = read_spec(o.model, weights);
     if (!o.inputs.empty()) {
-        const dataset input(o.inputs);
-        const preprocess_plan plan = with_context(printable_path(o.model), [&] {
-            return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
-        });
-        check_network_input(plan, input, spec, o.model);
+        (void)network_input_plan(spec, dataset(o.inputs), o.model);
     }
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
@@ -249,10 +254,7 @@ int run_score(score_options& o) {
     const weight_source weights(o.weights, o.weights_key);
     const model_spec spec = read_spec(o.model, weights);
     const dataset input(o.inputs);
-    const preprocess_plan plan = with_context(printable_path(o.model), [&] {
-        return preprocess_plan(parse_ops(spec.preprocess), {input.type(), input.row_shape()});
-    });
-    check_network_input(plan, input, spec, o.model);
+    const preprocess_plan plan = network_input_plan(spec, input, o.model);
     // The weights are copied as they are bound, so the file is not read again.
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) fmt::print(stderr, "npyflow: warning: {}\n", w);
