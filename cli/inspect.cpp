@@ -90,8 +90,8 @@ bool read_as_weights(const mapped_file& file) {
     }
 }
 
-file_report inspect_weights(const std::string& path, bool with_stats) {
-    const weight_source weights(path);
+file_report inspect_weights(const std::string& path, bool with_stats, const std::string& key) {
+    const weight_source weights(path, key);
     file_report report{path, weights.format_name(), {}};
     for (const auto& name : weights.names()) {
         const npy_array a = weights.load(name);
@@ -105,10 +105,10 @@ file_report inspect_weights(const std::string& path, bool with_stats) {
     return report;
 }
 
-file_report inspect_file(const std::string& path, bool with_stats) {
+file_report inspect_file(const std::string& path, bool with_stats, const std::string& key) {
     file_report report{path, "", {}};
     auto file = std::make_shared<const mapped_file>(path);
-    if (read_as_weights(*file)) return inspect_weights(path, with_stats);
+    if (read_as_weights(*file) || !key.empty()) return inspect_weights(path, with_stats, key);
     if (!looks_like_zip(*file)) {
         const npy_array array = parse_npy(file->bytes(), file, path);
         report.arrays.push_back({"", array.header(), std::nullopt});
@@ -204,6 +204,7 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
         std::vector<std::string> paths;
         bool json = false;
         bool stats = false;
+        std::string weights_key;
     };
     auto opts = std::make_shared<options>();
     auto* cmd = app.add_subcommand("inspect", "List every array in .npy and .npz files, and in weights (.pth, .h5, pickled .npy): name, dtype, shape, order, size");
@@ -212,6 +213,8 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
     cmd->add_flag("--stats", opts->stats,
                   "Also compute min, max, mean and NaN count in one streaming pass; this reads all data "
                   "and so also verifies every .npz member's CRC-32");
+    cmd->add_option("--weights-key", opts->weights_key,
+                    "In a pickle or checkpoint: the key of the arrays to list, as score's --weights-key");
     cmd->callback([&run, opts] {
         run = [opts] {
             rank_group::world().require_one_process("inspect");
@@ -219,7 +222,7 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
             int status = 0;
             for (const auto& path : opts->paths) {
                 try {
-                    reports.push_back(inspect_file(path, opts->stats));
+                    reports.push_back(inspect_file(path, opts->stats, opts->weights_key));
                 } catch (const error& e) {
                     fmt::print(stderr, "npyflow: error: {}\n", e.what());
                     status = 1;

@@ -424,6 +424,11 @@ private:
         rank_of_[l.name] = in_rank;  // most layers keep their input's rank
         output_of_[l.name] = l.name;
         if (k == "Dense") {
+            if (in_rank > 3) {  // Keras applies it per position of every axis; npyflow's linear takes (F) or (T, F)
+                throw error(fmt::format("layer '{}' (Dense) reads a {}-D input and would apply to each of its "
+                                        "positions, which npyflow's linear does not; flatten before it in the model",
+                                        l.name, in_rank - 1));
+            }
             emit(l, {{"type", "dense"}, {"units", need(l, "units")}, {"use_bias", flag(c, "use_bias", true)}});
             activation_after(l);
         } else if (k == "Conv1D" || k == "Conv2D") {

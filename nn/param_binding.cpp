@@ -165,10 +165,12 @@ public:
             while (next_position_ < names_.size() && used_.contains(fmt::format("arr_{}", next_position_))) ++next_position_;
             if (next_position_ >= names_.size()) return past_last_position(framework_role);
             name = fmt::format("arr_{}", next_position_++);
-        } else if (s.name.empty()) {
+        } else if (s.name.empty() && bare_name(framework_role).empty()) {
             problem(fmt::format("needs a 'name', the prefix of its arrays in {} (or 'params' naming its '{}')",
                                 weights_.where(), framework_role));
             return std::nullopt;
+        } else if (s.name.empty()) {
+            name = bare_name(framework_role);  // a bare module's state_dict: "weight", "bias"
         } else {
             std::vector<std::string> candidates;
             if (current_->layout == weight_layout::torch) {
@@ -248,6 +250,14 @@ private:
                                        spec_.strip_prefix, prefix);
                 }
             }
+        }
+        return "";
+    }
+
+    // An unnamed layer's array where the weights are one module's, saved without a prefix.
+    std::string bare_name(const std::string& role) const {
+        for (const auto& c : {role, role + ":0"}) {
+            if (stored_.contains(c)) return c;
         }
         return "";
     }

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "io/error.hpp"
 #include "io/npy_header.hpp"
 
 namespace npyflow {
@@ -109,7 +110,11 @@ std::vector<weighted_layer> from_torch(const std::vector<torch_group>& groups, s
         const auto& roles = groups[g].roles;
         auto has = [&](const char* role) { return roles.contains(role); };
         auto shape = [&](const char* role) { return roles.at(role); };
-        if (has("weight_ih_l0") && has("weight_hh_l0") &&
+        if (has("weight_hr_l0")) {
+            trouble.push_back(fmt::format("'{}': an LSTM with proj_size (weight_hr_l0), which npyflow does not have; "
+                                          "left out",
+                                          name));
+        } else if (has("weight_ih_l0") && has("weight_hh_l0") &&
             (shape("weight_ih_l0").size() != 2 || shape("weight_hh_l0").size() != 2)) {
             trouble.push_back(fmt::format("'{}': weight_ih_l0 and weight_hh_l0 must be 2-D, got {} and {}; left out",
                                           name, format_shape(shape("weight_ih_l0")), format_shape(shape("weight_hh_l0"))));
@@ -445,6 +450,16 @@ naming naming_of(const named_shapes& arrays) {
 }  // namespace
 
 spec_draft draft_spec(const named_shapes& arrays, const std::optional<shape_t>& input_shape) {
+    // A transformer encoder layer's arrays read as a chain of linears and layernorms, which would
+    // bind and compute something else: refused, with what to write instead.
+    for (const auto& [name, shape] : arrays) {
+        if (!name.ends_with("self_attn.in_proj_weight")) continue;
+        const std::string prefix = name.substr(0, name.size() - std::string_view("self_attn.in_proj_weight").size());
+        throw error(fmt::format("'{}' is a transformer encoder layer's attention: write the spec by hand with "
+                                "{{\"type\": \"transformer_encoder\", \"name\": \"{}\", \"nhead\": ...}} (the "
+                                "number of heads is not in the weights; docs/model-spec.md)",
+                                name, prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1)));
+    }
     std::vector<std::string> trouble;
     const naming names = naming_of(arrays);
     if (names == naming::keras) {
@@ -477,7 +492,12 @@ spec_draft draft_spec(const named_shapes& arrays, const std::optional<shape_t>& 
         }
     }
     auto layers = from_torch(torch_groups(arrays, strip), trouble);
-    return assemble(std::move(layers), names, strip, input_shape, std::move(trouble));
+    auto d = assemble(std::move(layers), names, strip, input_shape, std::move(trouble));
+    // A bare module's state_dict ("weight", "bias") has no prefix: its layer goes unnamed.
+    for (auto& l : d.spec["layers"]) {
+        if (l.contains("name") && l["name"] == "") l.erase("name");
+    }
+    return d;
 }
 
 }  // namespace npyflow

@@ -269,4 +269,12 @@ TEST_CASE("nn.keras_config.functional_graph_refusals", "[nn]") {
             "the model's layers form a cycle");
 }
 
+// Keras applies a Dense to every position of a 4-D input; npyflow's linear takes (F) or (T, F):
+// refused when the spec is written, not at scoring with a hint that would change the maths.
+TEST_CASE("nn.keras_config.dense_on_an_image_is_refused", "[nn]") {
+    refused(sequential(R"({"class_name": "Dense", "config": {"name": "d", "units": 2}})", "[null, 4, 4, 3]"),
+            "layer 'd' (Dense) reads a 3-D input and would apply to each of its positions, which npyflow's linear "
+            "does not; flatten before it in the model");
+}
+
 }  // namespace npyflow::test

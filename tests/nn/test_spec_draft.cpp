@@ -6,6 +6,7 @@
 
 #include "nn/spec_draft.hpp"
 #include "tests/nn/nn_test_support.hpp"
+#include "tests/test_support.hpp"
 
 namespace npyflow::test {
 namespace {
@@ -135,6 +136,36 @@ TEST_CASE("nn.spec_draft.recurrent_arrays_of_the_wrong_rank", "[nn]") {
         INFO(notes);
         REQUIRE_THAT(notes, Catch::Contains("must be 2-D, got"));
     }
+}
+
+// A transformer encoder layer's arrays would draft as a chain of linears that binds and computes
+// something else: refused, saying what to write.
+TEST_CASE("nn.spec_draft.transformer_arrays_are_refused", "[nn]") {
+    const shapes arrays{{"enc.self_attn.in_proj_weight", {24, 8}}, {"enc.self_attn.in_proj_bias", {24}},
+                        {"enc.self_attn.out_proj.weight", {8, 8}}, {"enc.self_attn.out_proj.bias", {8}},
+                        {"enc.linear1.weight", {16, 8}}, {"enc.linear1.bias", {16}},
+                        {"enc.linear2.weight", {8, 16}}, {"enc.linear2.bias", {8}}};
+    REQUIRE_THROWS_WITH(draft_spec(arrays, std::nullopt),
+                        Catch::Contains("'enc.self_attn.in_proj_weight' is a transformer encoder layer's attention: "
+                                        "write the spec by hand with {\"type\": \"transformer_encoder\", \"name\": "
+                                        "\"enc\", \"nhead\": ...}"));
+}
+
+// One bare module's state_dict (nn.Linear(4, 3).state_dict(): "weight", "bias"): its layer is
+// unnamed, and an unnamed layer binds the bare names.
+TEST_CASE("nn.spec_draft.a_bare_modules_state_dict", "[nn]") {
+    scratch_dir dir;
+    save_weights(dir.path(), {{"weight", {{3, 4}, std::vector<float>(12, 0.5f)}}, {"bias", {{3}, {1, 2, 3}}}});
+    const weight_source weights(dir.path());
+    const spec_draft d = draft_spec(arrays_of(weights), std::nullopt);
+    INFO(d.spec.dump());
+    REQUIRE_FALSE(d.spec["layers"][0].contains("name"));
+    const auto out = run_network(parse_model_spec(d.spec), dir.path(), {1, 1, 1, 1}, 1);
+    REQUIRE(out == std::vector<float>{3, 4, 5});
+    const spec_draft proj = draft_spec({{"lstm.weight_ih_l0", {16, 3}}, {"lstm.weight_hh_l0", {16, 2}},
+                                        {"lstm.weight_hr_l0", {2, 4}}},
+                                       std::nullopt);
+    REQUIRE(has_note(proj, "an LSTM with proj_size (weight_hr_l0), which npyflow does not have"));
 }
 
 }  // namespace npyflow::test

@@ -197,6 +197,8 @@ def test_convert_and_inspect(tmp):
     check(os.path.getsize(fm("cnn_b.pth")) > 0 and np.load(out) is not None, "convert damaged its input")
     r = npyflow("inspect", fm("cnn_b.keras_list.npy"), fm("cnn_b.pth"), fm("cnn_b.keras.h5"))
     check(r.returncode == 0, f"inspect: exit {r.returncode}: {r.stderr}")
+    r2 = npyflow("inspect", fm("cnn_b.ema.pth"), "--weights-key", "ema")
+    check(r2.returncode == 0 and "0.weight" in r2.stdout, f"inspect --weights-key: exit {r2.returncode}: {r2.stderr}")
     for text in ("cnn_b.keras_list.npy (a pickled .npy)", "arr_9", "cnn_b.pth (a PyTorch checkpoint)",
                  "2.num_batches_tracked", "int64", "(a Keras HDF5 file)", "0/kernel:0"):
         check(text in r.stdout, f"inspect lacks {text!r}: {r.stdout}")
