@@ -249,8 +249,10 @@ const pickle_value& select(const pickle_value& root, std::string_view key, const
         if (next == nullptr) {
             const std::string in = walked.empty() ? "the pickle's root" : fmt::format("'{}'", walked);
             if (at->what == kind::dict) {
-                throw error(fmt::format("{}: --weights-key '{}': {} has no key '{}' (its keys: {})", where, key, in,
-                                        parts[i], list_keys(*at)));
+                const bool dotted = key.find('.') != std::string_view::npos && key.find('/') == std::string_view::npos;
+                throw error(fmt::format("{}: --weights-key '{}': {} has no key '{}' (its keys: {}){}", where, key, in,
+                                        parts[i], list_keys(*at),
+                                        dotted ? "; nested keys are separated by '/', as 'model/encoder'" : ""));
             }
             throw error(fmt::format("{}: --weights-key '{}': {} is {}, which has no entry '{}'", where, key, in,
                                     describe(*at), parts[i]));

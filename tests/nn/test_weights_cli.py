@@ -124,6 +124,8 @@ def test_refusals_name_the_cause(tmp):
     refused(score(*cnn, fm("cnn_b.checkpoint.pth"), out, "--weights-key", "weights"),
             "--weights-key 'weights': the pickle's root has no key 'weights' (its keys: 'epoch', 'model', "
             "'optimizer')", "a key the checkpoint lacks")
+    refused(score(*cnn, fm("cnn_b.checkpoint.pth"), out, "--weights-key", "model.encoder"),
+            "nested keys are separated by '/', as 'model/encoder'", "a dotted --weights-key")
     refused(score(*cnn, fx("cnn_b.npz"), out, "--weights-key", "model"),
             "--weights-key selects arrays inside a pickle or a PyTorch checkpoint; this is an .npz archive",
             "--weights-key on an .npz")
