@@ -245,7 +245,7 @@ int run_score(score_options& o) {
     // Everything that decides the output's bytes (--threads, --batch and --prefetch do not),
     // described before any of it is read.
     job_fingerprint fingerprint("score");
-    fingerprint.add_option("--output", o.output_name);
+    fingerprint.add_option("--output", o.output_name);  // --output-kind's old name: journals already written keep matching
     fingerprint.add_option("--inference", o.inference_name);
     fingerprint.add_inputs(o.inputs);
     fingerprint.add_file("model", o.model);
@@ -465,9 +465,13 @@ void add_score_command(CLI::App& app, command_runner& run) {
                     "over --atol, exit 1 if any")
         ->check(CLI::ExistingFile);
     cmd->add_option("--atol", o->atol, "Tolerance for --reference")->capture_default_str()->check(CLI::NonNegativeNumber);
-    cmd->add_option("--output", o->output_name, "What to write: logits (the network's outputs), probs (softmax), argmax")
-        ->check(CLI::IsMember({"logits", "probs", "argmax"}))
-        ->capture_default_str();
+    const auto kinds = CLI::IsMember({"logits", "probs", "argmax"});
+    auto* kind = cmd->add_option("--output-kind", o->output_name,
+                                 "What to write: logits (the network's outputs), probs (softmax), argmax")
+                     ->check(kinds)
+                     ->capture_default_str();
+    // The old spelling, kept working: -o,--output names the output file in preprocess, and will here.
+    auto* old_kind = cmd->add_option("--output", o->output_name, "Deprecated: --output-kind")->check(kinds)->excludes(kind);
     cmd->add_option("--labels", o->labels, "Integer class labels (.npy, one per row): prints accuracy")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--strict", o->strict, "Arrays in the weights that no layer uses are an error, not a warning");
@@ -481,7 +485,12 @@ void add_score_command(CLI::App& app, command_runner& run) {
     add_observer_options(cmd, o->observers);
     add_output_options(cmd, o->output_to);
     cmd->add_flag("-q,--quiet", o->quiet, "No summary line");
-    cmd->callback([&run, o, output] {
+    cmd->callback([&run, o, output, old_kind] {
+        if (old_kind->count() > 0) {
+            fmt::print(stderr, "npyflow: warning: --output {0} is deprecated: write --output-kind {0} (--output will "
+                               "name the output file, as in preprocess)\n",
+                       o->output_name);
+        }
         if (!o->dry_run && (o->inputs.empty() || output->count() == 0)) {
             throw CLI::ValidationError("score needs INPUT and -o (only --dry-run runs without them)");
         }

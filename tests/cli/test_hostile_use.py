@@ -243,7 +243,7 @@ def test_non_finite_inputs(tmp):
         torch_out = np.load(os.path.join(FIXTURES, f"nonfinite.{model}.torch.npy"))
         for kind in ["logits", "argmax"]:
             out = os.path.join(tmp, f"nonfinite.{model}.{kind}.npy")
-            r = run("score", x, "-o", out, *args, "--output", kind, "-q")
+            r = run("score", x, "-o", out, *args, "--output-kind", kind, "-q")
             check(r.returncode == 0, f"{model} {kind}: exit {r.returncode}: {r.stderr}")
             check(f"warning: {bad_rows} of 12 rows had NaN or Inf in the network's input (the first: row 1)" in r.stderr,
                   f"{model} {kind}: no count of the non-finite rows: {r.stderr!r}")
@@ -264,7 +264,7 @@ def test_non_finite_inputs(tmp):
         np.save(zeros, np.zeros(12, np.int64))
         want_correct = int((torch_out.argmax(axis=1)[np.isfinite(np.load(x)).all(axis=(1, 2))] == 0).sum())
         for kind in ["logits", "argmax"]:
-            r = run("score", x, "-o", os.path.join(tmp, f"lab.{model}.{kind}.npy"), *args, "--output", kind,
+            r = run("score", x, "-o", os.path.join(tmp, f"lab.{model}.{kind}.npy"), *args, "--output-kind", kind,
                     "--labels", zeros, "-q")
             check(f"({want_correct} of 12 correct)" in r.stdout, f"{model} {kind}: NaN rows counted: {r.stdout!r}")
 

@@ -129,11 +129,11 @@ def test_bench(tmp):
 def test_output_kinds_and_labels(tmp):
     want = np.load(fx("cnn_b.expected.npy"))  # raw logits: the model ends in a linear layer
     out = os.path.join(tmp, "probs.npy")
-    r = score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fx("cnn_b.npz"), out, "--output", "probs")
+    r = score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fx("cnn_b.npz"), out, "--output-kind", "probs")
     probs = np.load(out)
     e = np.exp(want - want.max(1, keepdims=True))
     check(r.returncode == 0 and np.abs(probs - e / e.sum(1, keepdims=True)).max() < 1e-5, "--output probs is softmax")
-    r = score(fx("mlp.input.npy"), fx("mlp.spec.json"), fx("mlp.npz"), out, "--output", "probs")
+    r = score(fx("mlp.input.npy"), fx("mlp.spec.json"), fx("mlp.npz"), out, "--output-kind", "probs")
     check(np.abs(np.load(out) - np.exp(np.load(fx("mlp.expected.npy")))).max() < 1e-5,
           "--output probs after log_softmax is exp")
     out = os.path.join(tmp, "argmax.npy")
@@ -142,18 +142,23 @@ def test_output_kinds_and_labels(tmp):
     truth[:10] = (truth[:10] + 1) % 4  # ten wrong on purpose
     np.save(labels, truth)
     r = subprocess.run([NPYFLOW, "score", fx("cnn_b.input.npy"), "-o", out, "--model", fx("cnn_b.spec.json"),
-                        "--weights", fx("cnn_b.npz"), "--output", "argmax", "--labels", labels, "-q"],
+                        "--weights", fx("cnn_b.npz"), "--output-kind", "argmax", "--labels", labels, "-q"],
                        capture_output=True, text=True)
     got = np.load(out)
     check(r.returncode == 0 and got.dtype == np.int64 and got.shape == (37,) and (got == want.argmax(1)).all(),
           f"--output argmax: {r.stderr}")
     check("accuracy: 0.7297 (27 of 37 correct)" in r.stdout, f"--labels accuracy: {r.stdout!r}")
     # Output kinds and inference modes are names; anything else is a usage error.
-    for option, value in (("--output", "2"), ("--output", "softmax"), ("--inference", "1")):
+    for option, value in (("--output-kind", "2"), ("--output-kind", "softmax"), ("--output", "softmax"),
+                          ("--inference", "1")):
         r = subprocess.run([NPYFLOW, "score", fx("cnn_b.input.npy"), "-o", os.path.join(tmp, "never.npy"), "--model",
                             fx("cnn_b.spec.json"), "--weights", fx("cnn_b.npz"), option, value],
                            capture_output=True, text=True)
         check(r.returncode == 2 and f"{option}: {value} not in" in r.stderr, f"{option} {value}: {r.stderr!r}")
+    # The old spelling of --output-kind still works, and says what to write instead.
+    r = score(fx("cnn_b.input.npy"), fx("cnn_b.spec.json"), fx("cnn_b.npz"), out, "--output", "argmax")
+    check(r.returncode == 0 and "--output argmax is deprecated: write --output-kind argmax" in r.stderr
+          and np.load(out).dtype == np.int64, f"--output argmax (deprecated): {r.returncode} {r.stderr!r}")
     # Labels that do not fit: an error naming the file, and no output.
     for bad, fragment in ((truth[:30], "labels must be 37 integers, one per row, got uint8 (30,)"),
                           (truth.astype(np.float32), "got float32 (37,)")):
@@ -223,9 +228,9 @@ def test_sequence_outputs(tmp):
     args = [os.path.join(graph, "bilstm_seq.input.npy"), os.path.join(graph, "bilstm_seq.spec.json"),
             os.path.join(graph, "bilstm_seq.npz")]
     out = os.path.join(tmp, "seq.npy")
-    r = score(*args, out, "--output", "argmax")
+    r = score(*args, out, "--output-kind", "argmax")
     check(r.returncode == 0 and np.array_equal(np.load(out), want.argmax(-1)), f"argmax per time step: {r.stderr}")
-    r = score(*args, out, "--output", "probs")
+    r = score(*args, out, "--output-kind", "probs")
     e = np.exp(want - want.max(-1, keepdims=True))
     check(r.returncode == 0 and np.abs(np.load(out) - e / e.sum(-1, keepdims=True)).max() < 1e-5,
           f"probs per time step: {r.stderr}")

@@ -201,7 +201,7 @@ def test_refusals(tmp, images, labels):
     check(r.returncode == 1 and "an earlier run" in r.stderr and "--resume" in r.stderr
           and "delete both files" in r.stderr, f"leftover journal without --resume: {r.stderr}")
 
-    r = run(score_args([images], out, "--resume", "--output", "probs"))
+    r = run(score_args([images], out, "--resume", "--output-kind", "probs"))
     check(r.returncode == 1 and "option --output: \"logits\" -> \"probs\"" in r.stderr,
           f"changed --output: {r.stderr}")
     r = run(score_args([images], out, "--resume", "--labels", labels))
