@@ -7,10 +7,13 @@ target_compile_options(npyflow_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference)
 
-# Code generation for npyflow's own code. -march=native: the build is made on the machine
-# that runs it (scripts/demo.sh), and the preprocessing kernels vectorize for its AVX2.
-# -ffp-contract=off: no fused multiply-adds, so ops round exactly as numpy does.
-set(NPYFLOW_ARCH "native" CACHE STRING "-march= value for npyflow's code; empty for the compiler's default")
+# Code generation for npyflow's own code. x86-64-v2 (SSE4.2, 2009 onwards): a binary that runs
+# on any of the machines a job may land on (AVX2-only and AVX-512 ones among them), never
+# SIGILL; the preprocessing kernels are also compiled for AVX2 and AVX-512 and chosen when the
+# program loads (ops/kernel_clones.hpp), and oneDNN picks its own code by CPU. "native" builds
+# for this machine alone. -ffp-contract=off: no fused multiply-adds, so ops round exactly as
+# numpy does.
+set(NPYFLOW_ARCH "x86-64-v2" CACHE STRING "-march= value for npyflow's code (native: this machine only; empty: the compiler's default)")
 add_library(npyflow_codegen INTERFACE)
 add_library(npyflow::codegen ALIAS npyflow_codegen)
 target_compile_options(npyflow_codegen INTERFACE -ffp-contract=off $<$<BOOL:${NPYFLOW_ARCH}>:-march=${NPYFLOW_ARCH}>)

@@ -2,13 +2,14 @@
 
 #include <cstring>
 
+#include "ops/kernel_clones.hpp"
 #include "ops/saturate_cast.hpp"
 
 namespace npyflow {
 namespace {
 
 template <typename From, typename To>
-void convert(const std::byte* src, std::byte* dst, std::size_t count) {
+NPYFLOW_KERNEL void convert(const std::byte* src, std::byte* dst, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         From v;
         std::memcpy(&v, src + i * sizeof(From), sizeof(From));  // buffers need not be aligned

@@ -2,11 +2,13 @@
 
 #include <limits>
 
+#include "ops/kernel_clones.hpp"
+
 namespace npyflow {
 namespace {
 
 template <typename T>
-void clip(std::span<T> values, T lo, T hi) {
+NPYFLOW_KERNEL void clip(std::span<T> values, T lo, T hi) {
     // Written with comparisons that are false for NaN, so NaN passes through unchanged.
     for (auto& v : values) v = v < lo ? lo : (v > hi ? hi : v);
 }

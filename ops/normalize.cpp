@@ -1,5 +1,7 @@
 #include "ops/normalize.hpp"
 
+#include "ops/kernel_clones.hpp"
+
 #include <fmt/format.h>
 
 #include "io/error.hpp"
@@ -8,12 +10,12 @@ namespace npyflow {
 namespace {
 
 template <typename T>
-void normalize(std::span<T> values, T mean, T std) {
+NPYFLOW_KERNEL void normalize(std::span<T> values, T mean, T std) {
     for (auto& v : values) v = (v - mean) / std;
 }
 
 template <typename T>
-void normalize(std::span<T> values, const T* mean, const T* std) {
+NPYFLOW_KERNEL void normalize(std::span<T> values, const T* mean, const T* std) {
     for (std::size_t i = 0; i < values.size(); ++i) values[i] = (values[i] - mean[i]) / std[i];
 }
 

@@ -7,6 +7,7 @@
 
 #include "io/error.hpp"
 #include "ops/cast.hpp"
+#include "ops/kernel_clones.hpp"
 #include "ops/saturate_cast.hpp"
 
 namespace npyflow {
@@ -23,7 +24,7 @@ namespace {
 constexpr std::size_t tile_values = 1024;
 
 template <typename From, typename T>
-void load_values(const std::byte* src, T* dst, std::size_t n) {
+NPYFLOW_KERNEL void load_values(const std::byte* src, T* dst, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         From v;
         std::memcpy(&v, src + i * sizeof(From), sizeof(From));
@@ -32,7 +33,7 @@ void load_values(const std::byte* src, T* dst, std::size_t n) {
 }
 
 template <typename T, typename To>
-void store_values(const T* src, std::byte* dst, std::size_t n) {
+NPYFLOW_KERNEL void store_values(const T* src, std::byte* dst, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const To v = saturate_cast<To>(src[i]);
         std::memcpy(dst + i * sizeof(To), &v, sizeof(To));

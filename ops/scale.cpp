@@ -1,10 +1,12 @@
 #include "ops/scale.hpp"
 
+#include "ops/kernel_clones.hpp"
+
 namespace npyflow {
 namespace {
 
 template <typename T>
-void scale(std::span<T> values, T factor, T offset) {
+NPYFLOW_KERNEL void scale(std::span<T> values, T factor, T offset) {
     for (auto& v : values) v *= factor;
     // x + 0 would turn -0 into +0; numpy's x * f has no add to do that.
     if (offset != T{0}) {
