@@ -247,6 +247,9 @@ int run_score(score_options& o) {
     job_fingerprint fingerprint("score");
     fingerprint.add_option("--output", o.output_name);  // --output-kind's old name: journals already written keep matching
     fingerprint.add_option("--inference", o.inference_name);
+    // Which arrays of a checkpoint are the weights (recorded only when given, so that journals
+    // written before the option existed keep matching).
+    if (!o.weights_key.empty()) fingerprint.add_option("--weights-key", o.weights_key);
     fingerprint.add_inputs(o.inputs);
     fingerprint.add_file("model", o.model);
     fingerprint.add_file("weights", o.weights);
