@@ -171,6 +171,12 @@ public:
             return std::nullopt;
         } else if (s.name.empty()) {
             name = bare_name(framework_role);  // a bare module's state_dict: "weight", "bias"
+            if (used_.contains(name)) {  // one module's arrays: a second unnamed layer would take them again
+                problem(fmt::format("array '{}' is bound by an earlier unnamed layer already; give the layers the "
+                                    "names of their arrays' prefixes",
+                                    name));
+                return std::nullopt;
+            }
         } else {
             std::vector<std::string> candidates;
             if (current_->layout == weight_layout::torch) {

@@ -162,6 +162,11 @@ TEST_CASE("nn.spec_draft.a_bare_modules_state_dict", "[nn]") {
     REQUIRE_FALSE(d.spec["layers"][0].contains("name"));
     const auto out = run_network(parse_model_spec(d.spec), dir.path(), {1, 1, 1, 1}, 1);
     REQUIRE(out == std::vector<float>{3, 4, 5});
+    // Two unnamed layers cannot both be the one module.
+    const auto twice = spec_of(R"({"layout": "torch", "input": {"shape": [4]}, "layers": [{"type": "linear"},
+        {"type": "relu"}, {"type": "linear"}]})");
+    REQUIRE_THROWS_WITH(bind_parameters(twice, weights, false),
+                        Catch::Contains("array 'weight' is bound by an earlier unnamed layer already"));
     const spec_draft proj = draft_spec({{"lstm.weight_ih_l0", {16, 3}}, {"lstm.weight_hh_l0", {16, 2}},
                                         {"lstm.weight_hr_l0", {2, 4}}},
                                        std::nullopt);
