@@ -16,10 +16,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "nn/model_spec.hpp"
-#include "nn/network.hpp"
-#include "nn/param_binding.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/network.hpp"
+#include "npyflow/nn/param_binding.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace {
 

@@ -6,11 +6,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_paths.hpp"
-#include "io/dtype.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/npz_writer.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/npz_writer.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow::cli {
 namespace {

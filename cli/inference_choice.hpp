@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "nn/network.hpp"
+#include "npyflow/nn/network.hpp"
 
 namespace npyflow::cli {
 

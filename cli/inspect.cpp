@@ -15,14 +15,14 @@
 
 #include "cli/commands.hpp"
 #include "cli/rank_group.hpp"
-#include "io/array_stats.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/mapped_file.hpp"
-#include "io/npy_array.hpp"
-#include "io/file_format.hpp"
-#include "io/npz_archive.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/io/array_stats.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/file_format.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -6,11 +6,11 @@
 
 #include <fmt/format.h>
 
-#include "io/content_hash.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/mapped_file.hpp"
-#include "pipeline/job_journal.hpp"
+#include "npyflow/io/content_hash.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/pipeline/job_journal.hpp"
 
 namespace npyflow::cli {
 namespace {

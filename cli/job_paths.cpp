@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_format.hpp"
-#include "io/file_identity.hpp"
-#include "io/json_file.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_format.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/json_file.hpp"
 
 namespace npyflow::cli {
 

@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-#include "nn/model_spec.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow::cli {
 

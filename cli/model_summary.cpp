@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "io/npy_header.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow::cli {
 namespace {

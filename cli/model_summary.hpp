@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "nn/network.hpp"
-#include "nn/param_binding.hpp"
+#include "npyflow/nn/network.hpp"
+#include "npyflow/nn/param_binding.hpp"
 
 namespace npyflow::cli {
 

@@ -9,9 +9,9 @@
 #include <fmt/format.h>
 
 #include "cli/memory_budget.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/partial_file.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/partial_file.hpp"
 
 namespace npyflow::cli {
 

@@ -13,8 +13,8 @@
 #include "cli/job_paths.hpp"
 #include "cli/memory_budget.hpp"
 #include "cli/resumable_output.hpp"
-#include "ops/preprocess_plan.hpp"
-#include "pipeline/pipeline.hpp"
+#include "npyflow/ops/preprocess_plan.hpp"
+#include "npyflow/pipeline/pipeline.hpp"
 
 namespace npyflow::cli {
 

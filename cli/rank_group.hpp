@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "io/error.hpp"
-#include "io/row_range.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/row_range.hpp"
 
 namespace npyflow::cli {
 

@@ -6,11 +6,11 @@
 
 #include <fmt/format.h>
 
-#include "io/dtype.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/npy_array.hpp"
-#include "ops/saturate_cast.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/ops/saturate_cast.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -30,12 +30,12 @@
 #include "cli/job_fingerprint.hpp"
 #include "cli/job_paths.hpp"
 #include "cli/rank_group.hpp"
-#include "io/background_writeback.hpp"
-#include "io/npy_writer.hpp"
-#include "io/output_lock.hpp"
-#include "pipeline/batch.hpp"
-#include "pipeline/checkpointer.hpp"
-#include "pipeline/job_journal.hpp"
+#include "npyflow/io/background_writeback.hpp"
+#include "npyflow/io/npy_writer.hpp"
+#include "npyflow/io/output_lock.hpp"
+#include "npyflow/pipeline/batch.hpp"
+#include "npyflow/pipeline/checkpointer.hpp"
+#include "npyflow/pipeline/job_journal.hpp"
 
 namespace npyflow::cli {
 

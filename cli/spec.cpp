@@ -11,15 +11,15 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_paths.hpp"
-#include "io/error.hpp"
-#include "io/file_format.hpp"
-#include "io/file_identity.hpp"
-#include "io/json_file.hpp"
-#include "io/keras_h5.hpp"
-#include "io/partial_file.hpp"
-#include "nn/keras_config.hpp"
-#include "nn/spec_draft.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_format.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/json_file.hpp"
+#include "npyflow/io/keras_h5.hpp"
+#include "npyflow/io/partial_file.hpp"
+#include "npyflow/nn/keras_config.hpp"
+#include "npyflow/nn/spec_draft.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow::cli {
 namespace {

@@ -28,11 +28,25 @@ if(NPYFLOW_FUZZ)
   add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
 
-# Declares a module library: npyflow_<name>, aliased npyflow::<name>, headers included as "<name>/file.hpp".
+# Headers are included as "npyflow/<module>/file.hpp", in the build tree as once installed
+# (include/npyflow/<module>/): the build tree's include/npyflow/<module> is a link to the
+# module's source directory, so nothing is copied and an edit is seen at once.
+set(NPYFLOW_BUILD_INCLUDE_DIR ${PROJECT_BINARY_DIR}/include)
+file(MAKE_DIRECTORY ${NPYFLOW_BUILD_INCLUDE_DIR}/npyflow)
+file(CREATE_LINK ${PROJECT_SOURCE_DIR}/npyflow.hpp ${NPYFLOW_BUILD_INCLUDE_DIR}/npyflow/npyflow.hpp SYMBOLIC)
+
+# Declares a module library: npyflow_<name>, aliased npyflow::<name> (exported as
+# npyflow::<name> too), its headers installed under include/npyflow/<name>/.
 function(npyflow_module name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
   add_library(npyflow_${name} ${ARG_SOURCES})
   add_library(npyflow::${name} ALIAS npyflow_${name})
-  target_include_directories(npyflow_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  set_target_properties(npyflow_${name} PROPERTIES EXPORT_NAME ${name})
+  file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${NPYFLOW_BUILD_INCLUDE_DIR}/npyflow/${name} SYMBOLIC)
+  target_include_directories(npyflow_${name} PUBLIC $<BUILD_INTERFACE:${NPYFLOW_BUILD_INCLUDE_DIR}>
+                                                    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(npyflow_${name} PUBLIC ${ARG_DEPENDS} PRIVATE npyflow::warnings npyflow::codegen)
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/npyflow/${name}
+          FILES_MATCHING PATTERN "*.hpp")
+  set_property(GLOBAL APPEND PROPERTY NPYFLOW_MODULES npyflow_${name})
 endfunction()

@@ -8,11 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/npy_array.hpp"
-#include "io/npy_writer.hpp"
-#include "io/npz_archive.hpp"
-#include "io/npz_writer.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/npy_writer.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/io/npz_writer.hpp"
 
 int main(int argc, char** argv) try {
     const std::filesystem::path dir = argc > 1 ? argv[1] : ".";

@@ -1,4 +1,4 @@
-#include "io/array_stats.hpp"
+#include "npyflow/io/array_stats.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "io/float16.hpp"
+#include "npyflow/io/float16.hpp"
 
 namespace npyflow {
 namespace {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <span>
 
-#include "io/dtype.hpp"
+#include "npyflow/io/dtype.hpp"
 
 namespace npyflow {
 

@@ -1,4 +1,4 @@
-#include "io/background_writeback.hpp"
+#include "npyflow/io/background_writeback.hpp"
 
 #include <chrono>
 

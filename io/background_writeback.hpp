@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "io/partial_file.hpp"
+#include "npyflow/io/partial_file.hpp"
 
 namespace npyflow {
 

@@ -1,10 +1,10 @@
-#include "io/dtype.hpp"
+#include "npyflow/io/dtype.hpp"
 
 #include <array>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 namespace {

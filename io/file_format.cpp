@@ -1,4 +1,4 @@
-#include "io/file_format.hpp"
+#include "npyflow/io/file_format.hpp"
 
 #include <algorithm>
 #include <cstring>

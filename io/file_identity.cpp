@@ -1,4 +1,4 @@
-#include "io/file_identity.hpp"
+#include "npyflow/io/file_identity.hpp"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "io/hdf5_handle.hpp"
+#include "npyflow/io/hdf5_handle.hpp"
 
 namespace npyflow::hdf5 {
 

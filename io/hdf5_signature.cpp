@@ -1,4 +1,4 @@
-#include "io/hdf5_signature.hpp"
+#include "npyflow/io/hdf5_signature.hpp"
 
 #include <array>
 #include <cstring>

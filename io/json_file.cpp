@@ -1,10 +1,10 @@
-#include "io/json_file.hpp"
+#include "npyflow/io/json_file.hpp"
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/small_file.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/small_file.hpp"
 
 namespace npyflow {
 

@@ -1,4 +1,4 @@
-#include "io/keras_h5.hpp"
+#include "npyflow/io/keras_h5.hpp"
 
 #include <fmt/format.h>
 
@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "io/error.hpp"
-#include "io/hdf5_handle.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/hdf5_handle.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 // What the file looks like comes from Keras's own writer and reader
 // (keras-team/keras, keras/saving/legacy/hdf5_format.py at ddcae6320b, Keras 2.x, and

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5_signature.hpp"
-#include "io/named_array.hpp"
+#include "npyflow/io/hdf5_signature.hpp"
+#include "npyflow/io/named_array.hpp"
 
 namespace npyflow {
 

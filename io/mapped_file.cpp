@@ -1,4 +1,4 @@
-#include "io/mapped_file.hpp"
+#include "npyflow/io/mapped_file.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <boost/iostreams/device/mapped_file.hpp>
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/truncation_guard.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/truncation_guard.hpp"
 
 namespace npyflow {
 

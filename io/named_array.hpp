@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "io/npy_array.hpp"
+#include "npyflow/io/npy_array.hpp"
 
 namespace npyflow {
 

@@ -1,13 +1,13 @@
-#include "io/npy_array.hpp"
+#include "npyflow/io/npy_array.hpp"
 
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "io/byteswap.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/mapped_file.hpp"
+#include "npyflow/io/byteswap.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/mapped_file.hpp"
 
 namespace npyflow {
 

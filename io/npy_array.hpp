@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "io/npy_header.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 

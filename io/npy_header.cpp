@@ -1,6 +1,6 @@
-#include "io/npy_header.hpp"
+#include "npyflow/io/npy_header.hpp"
 
-#include "io/file_format.hpp"
+#include "npyflow/io/file_format.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 namespace {

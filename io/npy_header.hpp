@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/dtype.hpp"
+#include "npyflow/io/dtype.hpp"
 
 namespace npyflow {
 

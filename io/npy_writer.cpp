@@ -1,12 +1,12 @@
-#include "io/npy_writer.hpp"
+#include "npyflow/io/npy_writer.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 

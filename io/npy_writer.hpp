@@ -10,9 +10,9 @@
 #include <span>
 #include <vector>
 
-#include "io/dtype.hpp"
-#include "io/partial_file.hpp"
-#include "io/row_range.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/partial_file.hpp"
+#include "npyflow/io/row_range.hpp"
 
 namespace npyflow {
 

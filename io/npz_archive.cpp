@@ -1,4 +1,4 @@
-#include "io/npz_archive.hpp"
+#include "npyflow/io/npz_archive.hpp"
 
 #include <zlib.h>
 
@@ -13,9 +13,9 @@
 #include <boost/iostreams/filtering_stream.hpp>
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/mapped_file.hpp"
-#include "io/zip_format.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/io/zip_format.hpp"
 
 namespace npyflow {
 namespace {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "io/npy_array.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 

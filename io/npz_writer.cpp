@@ -1,4 +1,4 @@
-#include "io/npz_writer.hpp"
+#include "npyflow/io/npz_writer.hpp"
 
 #include <zlib.h>
 
@@ -7,9 +7,9 @@
 #include <boost/iostreams/filtering_stream.hpp>
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
-#include "io/zip_format.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/zip_format.hpp"
 
 namespace npyflow {
 namespace {

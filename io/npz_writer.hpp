@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "io/dtype.hpp"
-#include "io/partial_file.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/partial_file.hpp"
 
 namespace npyflow {
 

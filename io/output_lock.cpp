@@ -1,4 +1,4 @@
-#include "io/output_lock.hpp"
+#include "npyflow/io/output_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
 
 namespace npyflow {
 namespace {

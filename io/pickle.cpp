@@ -1,4 +1,4 @@
-#include "io/pickle.hpp"
+#include "npyflow/io/pickle.hpp"
 
 #include <array>
 #include <charconv>
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 

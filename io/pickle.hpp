@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/npy_array.hpp"
+#include "npyflow/io/npy_array.hpp"
 
 namespace npyflow {
 

@@ -1,4 +1,4 @@
-#include "io/pickled_arrays.hpp"
+#include "npyflow/io/pickled_arrays.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 namespace {

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "io/named_array.hpp"
-#include "io/npy_array.hpp"
-#include "io/pickle.hpp"
+#include "npyflow/io/named_array.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/pickle.hpp"
 
 namespace npyflow {
 

@@ -1,9 +1,9 @@
-#include "io/pickled_npy.hpp"
+#include "npyflow/io/pickled_npy.hpp"
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 

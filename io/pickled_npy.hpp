@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "io/pickled_arrays.hpp"
+#include "npyflow/io/pickled_arrays.hpp"
 
 namespace npyflow {
 

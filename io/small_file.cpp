@@ -1,4 +1,4 @@
-#include "io/small_file.hpp"
+#include "npyflow/io/small_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
 
 namespace npyflow {
 

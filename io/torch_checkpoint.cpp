@@ -1,4 +1,4 @@
-#include "io/torch_checkpoint.hpp"
+#include "npyflow/io/torch_checkpoint.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,10 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "io/byteswap.hpp"
-#include "io/error.hpp"
-#include "io/npz_archive.hpp"
-#include "io/pickle.hpp"
+#include "npyflow/io/byteswap.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/io/pickle.hpp"
 
 namespace npyflow {
 namespace {

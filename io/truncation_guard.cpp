@@ -1,4 +1,4 @@
-#include "io/truncation_guard.hpp"
+#include "npyflow/io/truncation_guard.hpp"
 
 #include <signal.h>
 #include <sys/mman.h>

@@ -1,4 +1,4 @@
-#include "nn/keras_config.hpp"
+#include "npyflow/nn/keras_config.hpp"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <set>
 #include <string>
 
-#include "io/error.hpp"
-#include "nn/model_spec.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/model_spec.hpp"
 
 namespace npyflow {
 namespace {

@@ -14,9 +14,9 @@
 #include <dnnl.hpp>
 #include <nlohmann/json.hpp>
 
-#include "io/npy_header.hpp"
-#include "nn/model_spec.hpp"
-#include "nn/param_binding.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/param_binding.hpp"
 
 namespace npyflow {
 

@@ -1,11 +1,11 @@
-#include "nn/layer_lowering.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 #include <cstdlib>
 #include <limits>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 

@@ -25,7 +25,7 @@
 
 #include <dnnl.hpp>
 
-#include "nn/layer_descriptor.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
 
 namespace npyflow {
 

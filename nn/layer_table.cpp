@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_descriptor.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
 
 namespace npyflow {
 

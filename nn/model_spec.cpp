@@ -1,12 +1,12 @@
-#include "nn/model_spec.hpp"
+#include "npyflow/nn/model_spec.hpp"
 
 #include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_descriptor.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
 
 namespace npyflow {
 namespace {

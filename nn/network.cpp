@@ -1,4 +1,4 @@
-#include "nn/network.hpp"
+#include "npyflow/nn/network.hpp"
 
 #include <cmath>
 #include <limits>
@@ -9,8 +9,8 @@
 #include <dnnl.hpp>
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 // Debian's oneDNN runs on GNU OpenMP (libgomp). Its thread count is set with the standard
 // OpenMP call, declared here and linked from libgomp directly, so every compiler sets the

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/param_binding.hpp"
+#include "npyflow/nn/param_binding.hpp"
 
 namespace npyflow {
 

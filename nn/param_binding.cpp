@@ -1,4 +1,4 @@
-#include "nn/param_binding.hpp"
+#include "npyflow/nn/param_binding.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,11 +9,11 @@
 
 #include <fmt/format.h>
 
-#include "io/byteswap.hpp"
-#include "io/error.hpp"
-#include "io/float16.hpp"
-#include "nn/layer_descriptor.hpp"
-#include "nn/param_transform.hpp"
+#include "npyflow/io/byteswap.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/float16.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
+#include "npyflow/nn/param_transform.hpp"
 
 namespace npyflow {
 namespace {

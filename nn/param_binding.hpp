@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/model_spec.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow {
 

@@ -1,11 +1,11 @@
-#include "nn/param_transform.hpp"
+#include "npyflow/nn/param_transform.hpp"
 
 #include <limits>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 namespace {

@@ -3,8 +3,8 @@
 // index-th slice along the first axis, a window of the flattened values read as a shape,
 // an axis permutation (docs/model-spec.md, "params").
 
-#include "nn/model_spec.hpp"
-#include "nn/param_binding.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/param_binding.hpp"
 
 namespace npyflow {
 

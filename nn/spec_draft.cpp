@@ -1,4 +1,4 @@
-#include "nn/spec_draft.hpp"
+#include "npyflow/nn/spec_draft.hpp"
 
 #include <fmt/format.h>
 
@@ -8,8 +8,8 @@
 #include <regex>
 #include <set>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 namespace {

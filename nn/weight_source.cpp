@@ -1,20 +1,20 @@
-#include "nn/weight_source.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 #include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_format.hpp"
-#include "io/keras_h5.hpp"
-#include "io/mapped_file.hpp"
-#include "io/npy_header.hpp"
-#include "io/npz_archive.hpp"
-#include "io/pickled_arrays.hpp"
-#include "io/pickled_arrays.hpp"
-#include "io/pickled_npy.hpp"
-#include "io/torch_checkpoint.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_format.hpp"
+#include "npyflow/io/keras_h5.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/io/pickled_arrays.hpp"
+#include "npyflow/io/pickled_arrays.hpp"
+#include "npyflow/io/pickled_npy.hpp"
+#include "npyflow/io/torch_checkpoint.hpp"
 
 namespace npyflow {
 namespace {

@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "io/named_array.hpp"
-#include "io/npy_array.hpp"
-#include "nn/model_spec.hpp"
+#include "npyflow/io/named_array.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/nn/model_spec.hpp"
 
 namespace npyflow {
 

@@ -1,9 +1,9 @@
-#include "ops/cast.hpp"
+#include "npyflow/ops/cast.hpp"
 
 #include <cstring>
 
-#include "ops/kernel_clones.hpp"
-#include "ops/saturate_cast.hpp"
+#include "npyflow/ops/kernel_clones.hpp"
+#include "npyflow/ops/saturate_cast.hpp"
 
 namespace npyflow {
 namespace {

@@ -2,7 +2,7 @@
 // cast: converts every value to another dtype, saturating when narrowing (saturate_cast.hpp).
 // {"op": "cast", "dtype": "float32"}
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

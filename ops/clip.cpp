@@ -1,8 +1,8 @@
-#include "ops/clip.hpp"
+#include "npyflow/ops/clip.hpp"
 
 #include <limits>
 
-#include "ops/kernel_clones.hpp"
+#include "npyflow/ops/kernel_clones.hpp"
 
 namespace npyflow {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

@@ -1,10 +1,10 @@
-#include "ops/normalize.hpp"
+#include "npyflow/ops/normalize.hpp"
 
-#include "ops/kernel_clones.hpp"
+#include "npyflow/ops/kernel_clones.hpp"
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 namespace {

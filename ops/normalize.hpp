@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

@@ -1,8 +1,8 @@
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 

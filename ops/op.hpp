@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "ops/sample_desc.hpp"
+#include "npyflow/ops/sample_desc.hpp"
 
 namespace npyflow {
 

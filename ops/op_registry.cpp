@@ -1,4 +1,4 @@
-#include "ops/op_registry.hpp"
+#include "npyflow/ops/op_registry.hpp"
 
 #include <functional>
 #include <optional>
@@ -7,13 +7,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "ops/cast.hpp"
-#include "ops/clip.hpp"
-#include "ops/normalize.hpp"
-#include "ops/reshape.hpp"
-#include "ops/scale.hpp"
-#include "ops/transpose.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/ops/cast.hpp"
+#include "npyflow/ops/clip.hpp"
+#include "npyflow/ops/normalize.hpp"
+#include "npyflow/ops/reshape.hpp"
+#include "npyflow/ops/scale.hpp"
+#include "npyflow/ops/transpose.hpp"
 
 namespace npyflow {
 namespace {

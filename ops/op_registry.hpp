@@ -8,7 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

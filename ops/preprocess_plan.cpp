@@ -1,14 +1,14 @@
-#include "ops/preprocess_plan.hpp"
+#include "npyflow/ops/preprocess_plan.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "ops/cast.hpp"
-#include "ops/kernel_clones.hpp"
-#include "ops/saturate_cast.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/ops/cast.hpp"
+#include "npyflow/ops/kernel_clones.hpp"
+#include "npyflow/ops/saturate_cast.hpp"
 
 namespace npyflow {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

@@ -1,10 +1,10 @@
-#include "ops/reshape.hpp"
+#include "npyflow/ops/reshape.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 

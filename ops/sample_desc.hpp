@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "io/dtype.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 namespace npyflow {
 

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "io/dtype.hpp"
-#include "io/float16.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/float16.hpp"
 
 namespace npyflow {
 

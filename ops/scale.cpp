@@ -1,6 +1,6 @@
-#include "ops/scale.hpp"
+#include "npyflow/ops/scale.hpp"
 
-#include "ops/kernel_clones.hpp"
+#include "npyflow/ops/kernel_clones.hpp"
 
 namespace npyflow {
 namespace {

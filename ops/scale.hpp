@@ -2,7 +2,7 @@
 // scale: x * factor + offset, as two rounded steps in the sample's type (as numpy computes it).
 // {"op": "scale", "factor": 0.00392156862745098, "offset": 0}
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

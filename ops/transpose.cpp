@@ -1,11 +1,11 @@
-#include "ops/transpose.hpp"
+#include "npyflow/ops/transpose.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 namespace {

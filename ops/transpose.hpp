@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/op.hpp"
+#include "npyflow/ops/op.hpp"
 
 namespace npyflow {
 

@@ -6,8 +6,8 @@
 #include <span>
 #include <vector>
 
-#include "ops/preprocess_plan.hpp"
-#include "ops/sample_desc.hpp"
+#include "npyflow/ops/preprocess_plan.hpp"
+#include "npyflow/ops/sample_desc.hpp"
 
 namespace npyflow {
 

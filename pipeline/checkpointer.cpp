@@ -1,4 +1,4 @@
-#include "pipeline/checkpointer.hpp"
+#include "npyflow/pipeline/checkpointer.hpp"
 
 namespace npyflow {
 

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "pipeline/job_journal.hpp"
+#include "npyflow/pipeline/job_journal.hpp"
 
 namespace npyflow {
 

@@ -1,11 +1,11 @@
-#include "pipeline/dataset.hpp"
+#include "npyflow/pipeline/dataset.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
 
 namespace npyflow {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "io/dtype.hpp"
-#include "io/mapped_file.hpp"
-#include "io/npy_array.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/io/npy_array.hpp"
 
 namespace npyflow {
 

@@ -1,13 +1,13 @@
-#include "pipeline/job_journal.hpp"
+#include "npyflow/pipeline/job_journal.hpp"
 
 #include <set>
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/partial_file.hpp"
-#include "io/json_file.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/partial_file.hpp"
+#include "npyflow/io/json_file.hpp"
 
 namespace npyflow {
 namespace {

@@ -1,4 +1,4 @@
-#include "pipeline/pipeline.hpp"
+#include "npyflow/pipeline/pipeline.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,9 +11,9 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
-#include "io/error.hpp"
-#include "pipeline/handoff.hpp"
-#include "pipeline/progress_bar.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/pipeline/handoff.hpp"
+#include "npyflow/pipeline/progress_bar.hpp"
 
 namespace npyflow {
 namespace {

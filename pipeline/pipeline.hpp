@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "io/error.hpp"
-#include "pipeline/batch.hpp"
-#include "pipeline/dataset.hpp"
-#include "pipeline/trace.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/pipeline/batch.hpp"
+#include "npyflow/pipeline/dataset.hpp"
+#include "npyflow/pipeline/trace.hpp"
 
 namespace npyflow {
 

@@ -1,4 +1,4 @@
-#include "pipeline/progress_bar.hpp"
+#include "npyflow/pipeline/progress_bar.hpp"
 
 #include <algorithm>
 #include <cstdio>

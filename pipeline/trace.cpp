@@ -1,8 +1,8 @@
-#include "pipeline/trace.hpp"
+#include "npyflow/pipeline/trace.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "io/partial_file.hpp"
+#include "npyflow/io/partial_file.hpp"
 
 namespace npyflow {
 

@@ -14,9 +14,9 @@
 #include <boost/iostreams/filtering_stream.hpp>
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
-#include "io/npy_writer.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/npy_writer.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Elementwise activations on a sample of any rank: relu, leaky_relu, sigmoid, tanh, gelu
 // (erf form). After a conv or linear they run as its post-ops (nn/network.cpp).
-#include "nn/layer_lowering.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

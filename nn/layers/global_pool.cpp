@@ -1,8 +1,8 @@
 // global_avgpool1d/2d (Keras: global_average_pooling1d/2d): the mean over the spatial axes,
 // giving a flat (C) sample, as PyTorch's AdaptiveAvgPool + flatten and Keras's layer do.
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
-#include "nn/layers/window.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
+#include "npyflow/nn/layers/window.hpp"
 
 namespace npyflow {
 namespace {

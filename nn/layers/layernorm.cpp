@@ -3,8 +3,8 @@
 // bias; keras gamma and beta) of normalized_shape, unless elementwise_affine is false.
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

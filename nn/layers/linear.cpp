@@ -2,8 +2,8 @@
 // Arrays: "weight" (out, in) in torch, "kernel" (in, out) in keras, bound as stored; "bias" (out).
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

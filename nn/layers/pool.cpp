@@ -2,9 +2,9 @@
 // counts the padding by default in torch (count_include_pad) and not in keras.
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
-#include "nn/layers/window.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
+#include "npyflow/nn/layers/window.hpp"
 
 namespace npyflow {
 namespace {

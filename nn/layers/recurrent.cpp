@@ -15,8 +15,8 @@
 // by the layout; docs/model-spec.md has the table and tests/nn proves each.
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

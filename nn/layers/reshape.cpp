@@ -2,8 +2,8 @@
 // for keras, as each framework flattens) and dropout (the identity at inference).
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

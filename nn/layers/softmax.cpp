@@ -1,8 +1,8 @@
 // softmax and log_softmax over the last axis of a sample of any rank.
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_lowering.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_lowering.hpp"
 
 namespace npyflow {
 namespace {

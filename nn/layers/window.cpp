@@ -1,8 +1,8 @@
-#include "nn/layers/window.hpp"
+#include "npyflow/nn/layers/window.hpp"
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 
 namespace npyflow {
 

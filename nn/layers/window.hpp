@@ -2,7 +2,7 @@
 // What conv and pooling layers share: their window options, and the output size of a window
 // sliding over each spatial axis (floor mode, as PyTorch's default).
 
-#include "nn/layer_descriptor.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
 
 namespace npyflow {
 

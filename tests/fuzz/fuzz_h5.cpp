@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "io/error.hpp"
-#include "io/hdf5_handle.hpp"
-#include "io/keras_h5.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/hdf5_handle.hpp"
+#include "npyflow/io/keras_h5.hpp"
 
 // Weak: the seed corpus replay (tests/fuzz/replay_main.cpp) links without libFuzzer.
 extern "C" __attribute__((weak)) std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size,

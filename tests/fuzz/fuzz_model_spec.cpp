@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "nn/model_spec.hpp"
-#include "ops/op_registry.hpp"
-#include "ops/preprocess_plan.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/ops/op_registry.hpp"
+#include "npyflow/ops/preprocess_plan.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);

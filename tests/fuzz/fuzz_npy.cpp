@@ -4,9 +4,9 @@
 #include <span>
 #include <vector>
 
-#include "io/array_stats.hpp"
-#include "io/error.hpp"
-#include "io/npy_array.hpp"
+#include "npyflow/io/array_stats.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_array.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto bytes = std::as_bytes(std::span(data, size));

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <span>
 
-#include "io/error.hpp"
-#include "io/npz_archive.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npz_archive.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto bytes = std::as_bytes(std::span(data, size));

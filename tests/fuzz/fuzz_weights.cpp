@@ -11,10 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "nn/model_spec.hpp"
-#include "nn/param_binding.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/param_binding.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace {
 

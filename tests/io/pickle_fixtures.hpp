@@ -10,10 +10,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/npz_archive.hpp"
-#include "io/pickled_arrays.hpp"
-#include "io/pickled_npy.hpp"
-#include "io/torch_checkpoint.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/io/pickled_arrays.hpp"
+#include "npyflow/io/pickled_npy.hpp"
+#include "npyflow/io/torch_checkpoint.hpp"
 #include "tests/test_support.hpp"
 
 namespace npyflow::test {

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/array_stats.hpp"
-#include "io/float16.hpp"
+#include "npyflow/io/array_stats.hpp"
+#include "npyflow/io/float16.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

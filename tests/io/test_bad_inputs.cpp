@@ -6,9 +6,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "io/npy_array.hpp"
-#include "io/npz_archive.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/npz_archive.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

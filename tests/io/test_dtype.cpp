@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "io/dtype.hpp"
-#include "io/error.hpp"
+#include "npyflow/io/dtype.hpp"
+#include "npyflow/io/error.hpp"
 
 using namespace npyflow;
 using Catch::Matchers::Contains;

@@ -7,9 +7,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "io/keras_h5.hpp"
-#include "io/npz_archive.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/keras_h5.hpp"
+#include "npyflow/io/npz_archive.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

@@ -5,10 +5,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
-#include "io/npy_array.hpp"
-#include "io/npy_header.hpp"
-#include "io/npy_writer.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/npy_writer.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

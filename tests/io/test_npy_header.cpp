@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
 
 using namespace npyflow;
 using Catch::Matchers::Contains;

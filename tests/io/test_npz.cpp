@@ -3,9 +3,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
-#include "io/npz_archive.hpp"
-#include "io/npz_writer.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npz_archive.hpp"
+#include "npyflow/io/npz_writer.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

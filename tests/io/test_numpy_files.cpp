@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "io/npy_array.hpp"
-#include "io/npz_archive.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/io/npz_archive.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

@@ -11,11 +11,11 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "io/background_writeback.hpp"
-#include "io/error.hpp"
-#include "io/file_identity.hpp"
-#include "io/output_lock.hpp"
-#include "io/partial_file.hpp"
+#include "npyflow/io/background_writeback.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/file_identity.hpp"
+#include "npyflow/io/output_lock.hpp"
+#include "npyflow/io/partial_file.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

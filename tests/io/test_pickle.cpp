@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
-#include "io/npy_header.hpp"
-#include "io/pickle.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/pickle.hpp"
 #include "tests/io/pickle_fixtures.hpp"
 
 using namespace npyflow;

@@ -6,10 +6,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/content_hash.hpp"
-#include "io/error.hpp"
-#include "io/mapped_file.hpp"
-#include "io/npy_writer.hpp"
+#include "npyflow/io/content_hash.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/mapped_file.hpp"
+#include "npyflow/io/npy_writer.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

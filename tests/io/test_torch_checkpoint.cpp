@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 #include "tests/io/pickle_fixtures.hpp"
 
 using namespace npyflow;

@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/npy_header.hpp"
-#include "nn/model_spec.hpp"
-#include "nn/network.hpp"
-#include "nn/param_binding.hpp"
-#include "nn/weight_source.hpp"
+#include "npyflow/io/npy_header.hpp"
+#include "npyflow/nn/model_spec.hpp"
+#include "npyflow/nn/network.hpp"
+#include "npyflow/nn/param_binding.hpp"
+#include "npyflow/nn/weight_source.hpp"
 
 namespace npyflow::test {
 

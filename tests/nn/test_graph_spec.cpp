@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
-#include "nn/layer_descriptor.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/nn/layer_descriptor.hpp"
 #include "tests/nn/nn_test_support.hpp"
 #include "tests/test_support.hpp"
 

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <fstream>
 
-#include "io/error.hpp"
-#include "io/npy_array.hpp"
-#include "nn/keras_config.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_array.hpp"
+#include "npyflow/nn/keras_config.hpp"
 #include "tests/nn/nn_test_support.hpp"
 
 namespace npyflow::test {

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "nn/spec_draft.hpp"
+#include "npyflow/nn/spec_draft.hpp"
 #include "tests/nn/nn_test_support.hpp"
 #include "tests/test_support.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "io/error.hpp"
+#include "npyflow/io/error.hpp"
 #include "tests/nn/nn_test_support.hpp"
 #include "tests/test_support.hpp"
 

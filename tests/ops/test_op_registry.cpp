@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "ops/op_registry.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/ops/op_registry.hpp"
 
 using namespace npyflow;
 using Catch::Matchers::Contains;

@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "io/error.hpp"
-#include "ops/op_registry.hpp"
-#include "ops/preprocess_plan.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/ops/op_registry.hpp"
+#include "npyflow/ops/preprocess_plan.hpp"
 
 using namespace npyflow;
 using Catch::Matchers::Contains;

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "ops/saturate_cast.hpp"
+#include "npyflow/ops/saturate_cast.hpp"
 
 using namespace npyflow;
 

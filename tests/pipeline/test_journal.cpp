@@ -6,11 +6,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "io/error.hpp"
-#include "io/npy_writer.hpp"
-#include "pipeline/checkpointer.hpp"
-#include "pipeline/job_journal.hpp"
-#include "pipeline/pipeline.hpp"
+#include "npyflow/io/error.hpp"
+#include "npyflow/io/npy_writer.hpp"
+#include "npyflow/pipeline/checkpointer.hpp"
+#include "npyflow/pipeline/job_journal.hpp"
+#include "npyflow/pipeline/pipeline.hpp"
 #include "tests/test_support.hpp"
 
 using namespace npyflow;

@@ -8,8 +8,8 @@
 #include <numeric>
 #include <vector>
 
-#include "io/npy_writer.hpp"
-#include "pipeline/pipeline.hpp"
+#include "npyflow/io/npy_writer.hpp"
+#include "npyflow/pipeline/pipeline.hpp"
 
 int main() {
     const auto path = std::filesystem::temp_directory_path() / "npyflow-tsan-canary.npy";

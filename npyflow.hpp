@@ -1,0 +1,2 @@
+#pragma once
+// npyflow's public API in one header (docs/library.md).
