@@ -22,10 +22,11 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "cli/commands.hpp"
-#include "cli/model_files.hpp"
-#include "cli/rank_group.hpp"
+#include "cli/launched_ranks.hpp"
 #include "npyflow/io/json_file.hpp"
-#include "cli/pipeline_job.hpp"
+#include "npyflow/job/model.hpp"
+#include "npyflow/job/stages.hpp"
+#include "npyflow/job/thread_budget.hpp"
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/file_identity.hpp"
 #include "npyflow/io/npy_writer.hpp"
@@ -100,16 +101,10 @@ double measure_read_preprocess(const job& j, pipeline_options options) {
     return run_pipeline(j.input, {preprocess_stage(j.plan)}, [](const batch&) {}, options).seconds;
 }
 
+// As score runs it: the same stages, into an output file.
 double measure_full(const job& j, pipeline_options options, const network& net) {
     npy_writer writer(j.output, dtype::float32, {j.input.rows(), net.output_values()});
-    const stage infer{"infer", [&](batch& b) {
-                          auto& out = b.spare_scratch();
-                          out.resize(b.rows * net.output_values() * 4);
-                          net.run({reinterpret_cast<const float*>(b.data.data()), b.rows * net.input_values()}, b.rows,
-                                  {reinterpret_cast<float*>(out.data()), b.rows * net.output_values()});
-                          b.data = out;
-                      }};
-    const double s = run_pipeline(j.input, {preprocess_stage(j.plan), infer},
+    const double s = run_pipeline(j.input, {preprocess_stage(j.plan), infer_stage(net, output_kind::logits)},
                                   [&](const batch& b) { writer.write_rows(b.first_row, b.data); }, options)
                          .seconds;
     return s;  // the writer is dropped uncommitted: the benchmark's output is not kept
@@ -134,7 +129,7 @@ double measure_serial(const job& j, std::uint64_t batch, unsigned threads) {
 
 int run_bench(const bench_options& o) {
     const weight_source weights(o.weights, o.weights_key);
-    const model_spec spec = read_spec(o.model, weights);
+    const model_spec spec = read_model_spec(o.model, weights);
     const dataset input(o.inputs);
     if (input.rows() == 0) {
         throw error(fmt::format("{}: has no rows; a benchmark needs at least one", printable_path(o.inputs.front())));
@@ -159,7 +154,9 @@ int run_bench(const bench_options& o) {
     }
     for (const auto batch : o.batches) {
         for (const auto t_option : o.threads) {
-            const unsigned t = settle_threads(t_option, rank_group::world());
+            const unsigned t = settle_threads(t_option, launched_ranks(), [](const std::string& text) {
+                fmt::print(stderr, "npyflow: warning: {}\n", text);
+            });
             for (const auto k : o.prefetch) {
                 pipeline_options p;
                 p.batch_rows = batch;
@@ -233,7 +230,7 @@ void add_bench_command(CLI::App& app, command_runner& run) {
             if (b == 0) throw CLI::ValidationError("--batch", "must be at least 1");
         }
         run = [o] {
-            rank_group::world().require_one_process("bench");
+            launched_ranks().require_one_process("bench");
             return run_bench(*o);
         };
     });

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
-#include "cli/rank_group.hpp"
+#include "cli/launched_ranks.hpp"
 #include "npyflow/io/array_stats.hpp"
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/file_identity.hpp"
@@ -217,7 +217,7 @@ void add_inspect_command(CLI::App& app, command_runner& run) {
                     "In a pickle or checkpoint: the key of the arrays to list, as score's --weights-key");
     cmd->callback([&run, opts] {
         run = [opts] {
-            rank_group::world().require_one_process("inspect");
+            launched_ranks().require_one_process("inspect");
             std::vector<file_report> reports;
             int status = 0;
             for (const auto& path : opts->paths) {

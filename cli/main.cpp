@@ -1,7 +1,7 @@
 // npyflow command-line entry point. Exit codes: 0 ok, 1 bad data or a failed job,
 // 2 a usage error. Errors are one line on stderr starting with "npyflow: error:".
 // Under mpirun, every rank runs the command on its share of the rows; a failure on any rank
-// is reported once, by rank 0, with the failing rank's message (cli/rank_group.hpp).
+// is reported once, by rank 0, with the failing rank's message (job/rank_group.hpp).
 
 #include <algorithm>
 #include <csignal>
@@ -16,7 +16,8 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
-#include "cli/rank_group.hpp"
+#include "cli/launched_ranks.hpp"
+#include "npyflow/job/version.hpp"
 
 namespace {
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
                  "Run 'npyflow COMMAND --help' for a command's options."};
     app.name("npyflow");
     app.require_subcommand(1);
-    app.set_version_flag("--version", "npyflow 0.1.0");
+    app.set_version_flag("--version", std::string("npyflow ") + std::string(npyflow::version()));
 
     // Past a file-size limit (ulimit -f), a write should fail with EFBIG and a message, not
     // kill the process with SIGXFSZ: the job can then keep its journal and be resumed.
@@ -75,17 +76,17 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    npyflow::cli::rank_group* ranks = nullptr;
+    npyflow::rank_group* ranks = nullptr;
     std::optional<std::string> failure;
     int code = 1;
     try {
-        ranks = &npyflow::cli::rank_group::world();
+        ranks = &npyflow::cli::launched_ranks();
         code = run();
-    } catch (const npyflow::cli::collective_error& e) {
+    } catch (const npyflow::collective_error& e) {
         // Every rank knows it already; rank 0 says it.
         if (ranks->rank() == 0) print_error(e.what());
         return 1;
-    } catch (const npyflow::cli::stopped_by_another_rank&) {
+    } catch (const npyflow::stopped_by_another_rank&) {
         // Not this rank's failure: the exchange below names the rank that failed.
     } catch (const std::exception& e) {
         failure = e.what();

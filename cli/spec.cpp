@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "cli/job_paths.hpp"
+#include "npyflow/job/job_paths.hpp"
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/file_format.hpp"
 #include "npyflow/io/file_identity.hpp"

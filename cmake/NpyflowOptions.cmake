@@ -46,7 +46,12 @@ function(npyflow_module name)
   target_include_directories(npyflow_${name} PUBLIC $<BUILD_INTERFACE:${NPYFLOW_BUILD_INCLUDE_DIR}>
                                                     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(npyflow_${name} PUBLIC ${ARG_DEPENDS} PRIVATE npyflow::warnings npyflow::codegen)
+  # mpi_ranks.hpp needs mpi.h: installed only when the library was built with MPI.
+  set(without "")
+  if(NOT MPI_CXX_FOUND)
+    set(without PATTERN mpi_ranks.hpp EXCLUDE)
+  endif()
   install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/npyflow/${name}
-          FILES_MATCHING PATTERN "*.hpp")
+          FILES_MATCHING PATTERN "*.hpp" ${without})
   set_property(GLOBAL APPEND PROPERTY NPYFLOW_MODULES npyflow_${name})
 endfunction()
