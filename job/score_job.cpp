@@ -42,14 +42,14 @@ std::uint64_t sum(const std::vector<double>& per_rank) {  // exact below 2^53
 
 // What the job holds at its peak: the weights, each thread's activations, the batches in
 // flight with their buffers (the input as read, the preprocess scratch, the outputs).
-void check_memory(const score_job& job, const network& net, bool timing_both_ways, const dataset& input,
-                  const preprocess_plan& plan, rank_group& ranks) {
+void check_memory(const score_job& job, const pipeline_options& pipeline, const network& net, bool timing_both_ways,
+                  const dataset& input, const preprocess_plan& plan, rank_group& ranks) {
     memory_estimate memory;
     // As bound, and reordered once for every thread (for each way while auto times them).
     memory.add("weights", timing_both_ways ? 3 : 2, net.weight_bytes());
     memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()),
-               job.pipeline.threads, net.activation_bytes());
-    add_batch_memory(memory, job.pipeline, input, plan, net.output_values() * sizeof(float));
+               pipeline.threads, net.activation_bytes());
+    add_batch_memory(memory, pipeline, input, plan, net.output_values() * sizeof(float));
     ranks.agree([&] { memory.check(job.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads"); });
 }
 
@@ -150,7 +150,7 @@ score_report run_score_job(const score_job& job, rank_group& ranks, const std::a
         accuracy.emplace(job.labels, input.rows(), classes, ranks.share(input.rows()));
     }
     throw_if_changed_while_read(fingerprint);
-    check_memory(job, *ways.chosen, ways.other != nullptr, input, plan, ranks);
+    check_memory(job, pipeline, *ways.chosen, ways.other != nullptr, input, plan, ranks);
 
     resumable_output output(job.output, output_dtype(job.kind), report.output_shape, fingerprint, job.output_to, ranks);
     report.written = output.file();

@@ -24,7 +24,7 @@ CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Re
   -DNPYFLOW_SANITIZE=address,undefined -DNPYFLOW_FUZZ=ON -DNPYFLOW_MPI=OFF \
   -DNPYFLOW_FUZZ_SECONDS="${NPYFLOW_FUZZ_SECONDS:-20}" >/dev/null
 cmake --build build-sanitize -j "$jobs"
-ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L "io|nn"
+ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L "io|nn|job"
 
 echo "=== thread sanitizer build (clang) ==="
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
