@@ -10,6 +10,7 @@
 - An input truncated while the job reads it gives an error naming the file, never SIGBUS.
 - Resuming refuses a changed input, spec, weights or option, naming what changed; a leftover
   journal without --resume, a corrupt journal and a missing partial file each say what to do.
+- Resuming with another --weights-key of the same checkpoint is refused.
 
 usage: test_resume_cli.py [--list | --case NAME] NPYFLOW_BINARY EXAMPLES_DIR
 (one CTest a case, see tests/cli_cases.py; each case draws the inputs it needs, the same arrays
@@ -30,6 +31,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cli_cases  # noqa: E402
 from cli_cases import case, check, skip  # noqa: E402
+
+# PyTorch's weights as users save them (tests/nn/fixtures/formats, committed).
+NN_FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nn", "fixtures")
+WEIGHT_FORMATS = os.path.join(NN_FIXTURES, "formats")
+
 
 def draw_inputs(tmp, *names):
     """The jobs' inputs, saved in tmp: "images" (250,000 random 28x28 uint8), "labels" (one a
@@ -310,6 +316,32 @@ def test_resumed_auto_keeps_its_way(tmp):
           f"resumed auto job: {r.stderr!r}")
     check(same_bytes(out, ref), "resumed auto job: other bytes than --inference streams")
     print(f"auto chose {way}; the resumed job kept it")
+
+
+@case
+def test_resume_keeps_the_weights_key(tmp):
+    """A job resumed with other arrays of the same checkpoint would mix two models' rows: the key
+    is part of what a resumed job must match."""
+    spec, ema = os.path.join(NN_FIXTURES, "cnn_b.spec.json"), os.path.join(WEIGHT_FORMATS, "cnn_b.ema.pth")
+    out, big = os.path.join(tmp, "resumed.npy"), os.path.join(tmp, "big.npy")
+    np.save(big, np.tile(np.load(os.path.join(NN_FIXTURES, "cnn_b.input.npy")), (1000, 1, 1, 1)))
+    proc = subprocess.Popen([NPYFLOW, "score", big, "-o", out, "--model", spec, "--weights",
+                             ema, "--weights-key", ".", "--checkpoint-every", "0.01", "--batch", "16",
+                             "--threads", "1", "-q"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    if not os.path.exists(out + ".journal"):
+        print("resume check skipped: the job ended before SIGTERM")
+        return
+    r = run(["score", big, "-o", out, "--model", spec, "--weights", ema, "-q", "--weights-key", "ema", "--resume"])
+    check(r.returncode != 0, f"resumed with another --weights-key: exit {r.returncode}, want an error")
+    check("--weights-key" in r.stderr, f"resumed with another --weights-key: stderr lacks '--weights-key': {r.stderr!r}")
+    r = run(["score", big, "-o", out, "--model", spec, "--weights", ema, "-q", "--weights-key", ".", "--resume"])
+    check(r.returncode == 0, f"resumed with the same key: exit {r.returncode}: {r.stderr}")
+    if r.returncode == 0:
+        want = np.tile(np.load(os.path.join(NN_FIXTURES, "cnn_b.expected.npy")), (1000, 1))
+        check(float(np.abs(np.load(out) - want).max()) <= 1e-4, "the resumed job's rows differ from PyTorch's")
 
 
 def setup(npyflow, examples):
