@@ -6,7 +6,8 @@ the table in docs/reliability.md ("Hostile use"), named there by its function he
 Each case checks the exit code and the one error line, and that every file the job did not
 own is byte for byte as it was (`untouched`).
 
-usage: test_hostile_use.py NPYFLOW_BINARY EXAMPLES_DIR FIXTURES_DIR [MPIEXEC]
+usage: test_hostile_use.py [--list | --case NAME] NPYFLOW_BINARY EXAMPLES_DIR FIXTURES_DIR [MPIEXEC]
+(one CTest a case, see tests/cli_cases.py)
 """
 import hashlib
 import json
@@ -14,26 +15,46 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import numpy as np
 
-NPYFLOW = os.path.abspath(sys.argv[1])
-EXAMPLES = os.path.join(os.path.abspath(sys.argv[2]), "fashion_mnist")
-FIXTURES = os.path.abspath(sys.argv[3])
-MPIEXEC = sys.argv[4] if len(sys.argv) > 4 else None
-MLP = ["--model", os.path.join(EXAMPLES, "mlp.json"), "--weights", os.path.join(EXAMPLES, "mlp.npz")]
-CNN = ["--model", os.path.join(EXAMPLES, "cnn.json"), "--weights", os.path.join(EXAMPLES, "cnn.npz")]
-SPEC = os.path.join(EXAMPLES, "mlp.json")
-failures = []
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check, skip  # noqa: E402
 
 
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+def setup(npyflow, examples, fixtures, mpiexec=None):
+    global NPYFLOW, EXAMPLES, FIXTURES, MPIEXEC, MLP, CNN, SPEC
+    NPYFLOW = os.path.abspath(npyflow)
+    EXAMPLES = os.path.join(os.path.abspath(examples), "fashion_mnist")
+    FIXTURES = os.path.abspath(fixtures)
+    MPIEXEC = mpiexec
+    MLP = ["--model", os.path.join(EXAMPLES, "mlp.json"), "--weights", os.path.join(EXAMPLES, "mlp.npz")]
+    CNN = ["--model", os.path.join(EXAMPLES, "cnn.json"), "--weights", os.path.join(EXAMPLES, "cnn.npz")]
+    SPEC = os.path.join(EXAMPLES, "mlp.json")
+
+
+def draw_inputs(tmp, *names):
+    """The jobs' inputs, saved in data/ beside the case's directory tmp: "img" (20,000 random
+    28x28 uint8), "labels" (one a row), "big" (300,000 such images) and "empty" (0 of them).
+    They are drawn in that order from one generator, whichever are asked for, so every case
+    gets the same arrays. Returns the paths of those asked for."""
+    rng = np.random.default_rng(17)
+    data = os.path.join(os.path.dirname(tmp), "data")
+    os.makedirs(data, exist_ok=True)
+    files = {"img": "img.npy", "labels": "lab.npy", "big": "big.npy", "empty": "empty.npy"}
+    arrays = {"img": rng.integers(0, 256, (20000, 28, 28), dtype=np.uint8)}
+    arrays["labels"] = rng.integers(0, 10, 20000).astype(np.int64)
+    if "big" in names:  # drawn last: the others need not wait for it
+        arrays["big"] = rng.integers(0, 256, (300000, 28, 28), dtype=np.uint8)
+    arrays["empty"] = np.zeros((0, 28, 28), np.uint8)
+    paths = []
+    for name in names:
+        paths.append(os.path.join(data, files[name]))
+        np.save(paths[-1], arrays[name])
+    return paths[0] if len(paths) == 1 else paths
 
 
 def run(*args, **kw):
@@ -86,7 +107,9 @@ def write_npy_header(path, descr, shape):
 
 
 # 1. Outputs over inputs: -o, --trace and the temporaries against inputs, spec, weights, labels.
-def test_outputs_never_over_inputs(tmp, img, labels):
+@case
+def test_outputs_never_over_inputs(tmp):
+    img, labels = draw_inputs(tmp, "img", "labels")
     weights = os.path.join(EXAMPLES, "mlp.npz")
     spec = os.path.join(tmp, "pre.json")
     with open(spec, "w") as f:
@@ -126,7 +149,9 @@ def test_outputs_never_over_inputs(tmp, img, labels):
 
 
 # 2. An input named like the output's partial file; a leftover symlink as the partial file.
-def test_partial_file_names(tmp, img):
+@case
+def test_partial_file_names(tmp):
+    img = draw_inputs(tmp, "img")
     partial_input = os.path.join(tmp, "x.npy.partial")
     with open(img, "rb") as f, open(partial_input, "wb") as g:
         g.write(f.read())
@@ -147,7 +172,9 @@ def test_partial_file_names(tmp, img):
 
 
 # 3. Outputs that are device nodes, FIFOs or directories.
-def test_special_outputs(tmp, img):
+@case
+def test_special_outputs(tmp):
+    img = draw_inputs(tmp, "img")
     os.makedirs(os.path.join(tmp, "dev"))
     os.mknod(os.path.join(tmp, "dev", "null"), 0o666 | 0o020000, os.makedev(1, 3))
     os.mkfifo(os.path.join(tmp, "fifo"))
@@ -162,7 +189,9 @@ def test_special_outputs(tmp, img):
 
 # 4. Two jobs on one output: the second is refused at once, naming the first; the first's
 # output is right. A killed job's lock file does not block the next job.
-def test_one_writer_per_output(tmp, big):
+@case
+def test_one_writer_per_output(tmp):
+    big = draw_inputs(tmp, "big")
     out = os.path.join(tmp, "p.npy")
     first = subprocess.Popen([NPYFLOW, "preprocess", big, "-o", out, "--spec", SPEC, "--threads", "1", "-q"],
                              stderr=subprocess.PIPE, text=True)
@@ -203,7 +232,9 @@ def test_one_writer_per_output(tmp, big):
 
 
 # 5. Journals of another rank count (without mpirun: a single process finds rank journals).
-def test_journals_of_another_rank_count(tmp, img):
+@case
+def test_journals_of_another_rank_count(tmp):
+    img = draw_inputs(tmp, "img")
     out = os.path.join(tmp, "ob.npy")
     for r in range(2):
         with open(out + f".rank{r}-of-2.journal", "w") as f:
@@ -219,7 +250,9 @@ def test_journals_of_another_rank_count(tmp, img):
 
 
 # 6. Absurd --threads and --prefetch; zero.
-def test_absurd_threads_and_prefetch(tmp, img):
+@case
+def test_absurd_threads_and_prefetch(tmp):
+    img = draw_inputs(tmp, "img")
     want = os.path.join(tmp, "want.npy")
     check(run("score", img, "-o", want, *MLP, "-q").returncode == 0, "reference run failed")
     for name, extra, note in [("--threads 4294967295", ["--threads", "4294967295"], "is more than the"),
@@ -236,6 +269,7 @@ def test_absurd_threads_and_prefetch(tmp, img):
 
 # 7. NaN and Inf inputs: rows PyTorch gives NaN for are NaN here too, ordinary rows match it,
 # and every row with a non-finite input is counted in a warning.
+@case
 def test_non_finite_inputs(tmp):
     x = os.path.join(FIXTURES, "nonfinite.input.npy")
     bad_rows = int((~np.isfinite(np.load(x)).all(axis=(1, 2))).sum())
@@ -270,7 +304,9 @@ def test_non_finite_inputs(tmp):
 
 
 # 8. Weights rewritten while the job runs: the job uses what it read at the start.
-def test_weights_rewritten_mid_run(tmp, big):
+@case
+def test_weights_rewritten_mid_run(tmp):
+    big = draw_inputs(tmp, "big")
     weights = os.path.join(tmp, "w.npz")
     with open(os.path.join(EXAMPLES, "mlp.npz"), "rb") as f, open(weights, "wb") as g:
         g.write(f.read())
@@ -291,7 +327,9 @@ def test_weights_rewritten_mid_run(tmp, big):
 
 
 # 9. An input overwritten in place while the job runs: refused at the commit, nothing kept.
-def test_input_rewritten_mid_run(tmp, big):
+@case
+def test_input_rewritten_mid_run(tmp):
+    big = draw_inputs(tmp, "big")
     inp = os.path.join(tmp, "changing.npy")
     with open(big, "rb") as f, open(inp, "wb") as g:
         g.write(f.read())
@@ -330,12 +368,16 @@ def test_input_rewritten_mid_run(tmp, big):
 
 
 # 10. bench on an empty input.
-def test_bench_empty_input(tmp, empty):
+@case
+def test_bench_empty_input(tmp):
+    empty = draw_inputs(tmp, "empty")
     refused("bench, 0 rows", run("bench", empty, *MLP), "has no rows; a benchmark needs at least one")
 
 
 # 11. File names that are not UTF-8, with spaces, unicode, a leading dash; '-'.
-def test_odd_names(tmp, img):
+@case
+def test_odd_names(tmp):
+    img = draw_inputs(tmp, "img")
     weird = os.path.join(tmp.encode(), b"\xff\xfe input.npy")
     with open(img, "rb") as f, open(weird, "wb") as g:
         g.write(f.read())
@@ -358,7 +400,9 @@ def test_odd_names(tmp, img):
 
 
 # 12. Specs that are devices, pipes or too large.
-def test_special_specs(tmp, img):
+@case
+def test_special_specs(tmp):
+    img = draw_inputs(tmp, "img")
     out = os.path.join(tmp, "o.npy")
     refused("--model /dev/zero", run("score", img, "-o", out, "--model", "/dev/zero", "--weights", MLP[3]),
             "/dev/zero: is a character device, not a regular file; save the JSON spec to a file")
@@ -379,7 +423,9 @@ def test_special_specs(tmp, img):
 
 
 # 13. Outputs that are directories, empty, missing directories, too long; --trace likewise.
-def test_output_names(tmp, img):
+@case
+def test_output_names(tmp):
+    img = draw_inputs(tmp, "img")
     os.makedirs(os.path.join(tmp, "adir"))
     long_name = os.path.join(tmp, "x" * 247 + ".npy")
     cases = [
@@ -400,7 +446,9 @@ def test_output_names(tmp, img):
 
 
 # 14. Journals edited by hand: counts that are not counts, a directory, truncated, nested.
-def test_edited_journals(tmp, img, labels):
+@case
+def test_edited_journals(tmp):
+    img, labels = draw_inputs(tmp, "img", "labels")
     out = os.path.join(tmp, "j.npy")
     args = ["score", img, "-o", out, *CNN, "--labels", labels]
     p = subprocess.Popen([NPYFLOW, *args, "--threads", "1", "--batch", "64", "-q", "--checkpoint-every", "0.01"],
@@ -442,6 +490,7 @@ def test_edited_journals(tmp, img, labels):
 
 
 # 15. Shapes numpy would refuse, headers that promise more data than the file has.
+@case
 def test_impossible_shapes(tmp):
     huge = os.path.join(tmp, "huge.npy")
     write_npy_header(huge, "|u1", (0, 2 ** 62))
@@ -458,7 +507,9 @@ def test_impossible_shapes(tmp):
 
 
 # 16. Specs with numbers out of range, NUL bytes, deep nesting, absurd axes.
-def test_bad_spec_text(tmp, img):
+@case
+def test_bad_spec_text(tmp):
+    img = draw_inputs(tmp, "img")
     out = os.path.join(tmp, "o.npy")
     for name, text, message in [
         ("1e400", '{"preprocess": [{"op": "scale", "factor": 1e400}]}', "not valid JSON: [json.exception.out_of_range.406]"),
@@ -476,7 +527,9 @@ def test_bad_spec_text(tmp, img):
 
 
 # 17. Layers too large for memory: refused before the first batch, with the figures.
-def test_memory_guard(tmp, img):
+@case
+def test_memory_guard(tmp):
+    img = draw_inputs(tmp, "img")
     spec = json.load(open(os.path.join(EXAMPLES, "cnn.json")))
     spec["layers"] = [dict(spec["layers"][0], padding=2000), {"type": "global_avgpool2d"}, {"type": "flatten"}]
     path = os.path.join(tmp, "pad.json")
@@ -508,7 +561,9 @@ def test_memory_guard(tmp, img):
 
 
 # Read-only and missing directories (as another user when run as root, who may write anywhere).
-def test_unwritable_directory(tmp, img):
+@case
+def test_unwritable_directory(tmp):
+    img = draw_inputs(tmp, "img")
     ro = os.path.join(tmp, "ro")
     os.makedirs(ro)
     os.chmod(ro, 0o555)
@@ -524,7 +579,9 @@ def test_unwritable_directory(tmp, img):
 
 
 # 18. Option values and labels that would make the answer wrong.
-def test_options_and_labels(tmp, img, labels):
+@case
+def test_options_and_labels(tmp):
+    img, labels = draw_inputs(tmp, "img", "labels")
     out = os.path.join(tmp, "o.npy")
     refused("--checkpoint-every nan", run("score", img, "-o", out, *MLP, "--checkpoint-every", "nan"),
             "--checkpoint-every: must be a number of seconds from 0.001 to 86400, got 'nan'", code=2)
@@ -543,7 +600,9 @@ def test_options_and_labels(tmp, img, labels):
 
 
 # Issue 15's sweep: empty and one-row inputs, a directory as an input.
-def test_small_and_odd_inputs(tmp, empty, img):
+@case
+def test_small_and_odd_inputs(tmp):
+    empty, img = draw_inputs(tmp, "empty", "img")
     out = os.path.join(tmp, "e.npy")
     r = run("score", empty, "-o", out, *MLP, "-q")
     check(r.returncode == 0 and np.load(out).shape == (0, 10), f"an empty input: {r.stderr}")
@@ -555,9 +614,11 @@ def test_small_and_odd_inputs(tmp, empty, img):
 
 
 # 5, under MPI: interrupted on 2 ranks, resumed on 3: refused, the kept rows untouched.
-def test_mpi_resume_on_other_rank_count(tmp, big):
+@case
+def test_mpi_resume_on_other_rank_count(tmp):
     if not MPIEXEC:
-        return
+        skip("npyflow was built without MPI")
+    big = draw_inputs(tmp, "big")
     mpi = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
     out = os.path.join(tmp, "ob.npy")
     args = ["score", big, "-o", out, *CNN, "--threads", "1", "--checkpoint-every", "0.01"]
@@ -581,9 +642,11 @@ def test_mpi_resume_on_other_rank_count(tmp, big):
 
 # Shards are renamed one rank at a time: a job killed between two renames is finished by
 # --resume, never reported complete with a shard missing.
-def test_mpi_shards_killed_between_renames(tmp, big):
+@case
+def test_mpi_shards_killed_between_renames(tmp):
     if not MPIEXEC:
-        return
+        skip("npyflow was built without MPI")
+    big = draw_inputs(tmp, "big")
     mpi = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", NPYFLOW]
     out = os.path.join(tmp, "sh.npy")
     args = ["score", big, "-o", out, *CNN, "--threads", "1", "--output-shards", "--checkpoint-every", "0.01"]
@@ -615,51 +678,5 @@ def test_mpi_shards_killed_between_renames(tmp, big):
     check(not [f for f in os.listdir(tmp) if f.endswith(".journal") or f.endswith(".partial")], "journals or partial files left")
 
 
-def main():
-    rng = np.random.default_rng(17)
-    with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "data")
-        os.makedirs(data)
-        img = os.path.join(data, "img.npy")
-        np.save(img, rng.integers(0, 256, (20000, 28, 28), dtype=np.uint8))
-        labels = os.path.join(data, "lab.npy")
-        np.save(labels, rng.integers(0, 10, 20000).astype(np.int64))
-        big = os.path.join(data, "big.npy")
-        np.save(big, rng.integers(0, 256, (300000, 28, 28), dtype=np.uint8))
-        empty = os.path.join(data, "empty.npy")
-        np.save(empty, np.zeros((0, 28, 28), np.uint8))
-
-        def case(fn, *args):
-            d = os.path.join(tmp, fn.__name__)
-            os.makedirs(d)
-            print("---", fn.__name__, flush=True)
-            fn(d, *args)
-
-        case(test_outputs_never_over_inputs, img, labels)
-        case(test_partial_file_names, img)
-        case(test_special_outputs, img)
-        case(test_one_writer_per_output, big)
-        case(test_journals_of_another_rank_count, img)
-        case(test_absurd_threads_and_prefetch, img)
-        case(test_non_finite_inputs)
-        case(test_weights_rewritten_mid_run, big)
-        case(test_input_rewritten_mid_run, big)
-        case(test_bench_empty_input, empty)
-        case(test_odd_names, img)
-        case(test_special_specs, img)
-        case(test_output_names, img)
-        case(test_edited_journals, img, labels)
-        case(test_impossible_shapes)
-        case(test_bad_spec_text, img)
-        case(test_memory_guard, img)
-        case(test_options_and_labels, img, labels)
-        case(test_small_and_odd_inputs, empty, img)
-        case(test_unwritable_directory, img)
-        case(test_mpi_resume_on_other_rank_count, big)
-        case(test_mpi_shards_killed_between_renames, big)
-    print(f"{len(failures)} failed" if failures else "all hostile-use cases passed")
-    return 1 if failures else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_cases.main(setup))

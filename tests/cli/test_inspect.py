@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """`npyflow inspect` as a user runs it, checked against numpy and against every bad input.
 
-usage: test_inspect.py NPYFLOW_BINARY FIXTURES_DIR
-(FIXTURES_DIR holds numpy/ and bad/, written by tests/io/make_*.py)
+usage: test_inspect.py [--list | --case NAME] NPYFLOW_BINARY FIXTURES_DIR
+(FIXTURES_DIR holds numpy/ and bad/, written by tests/io/make_*.py; one CTest a case, see
+tests/cli_cases.py)
 """
 import json
 import math
@@ -10,13 +11,10 @@ import os
 import subprocess
 import sys
 
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import check  # noqa: E402
 
 
 def run(*args):
@@ -31,7 +29,9 @@ def close(a, b, rel=1e-6):
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
-def check_against_numpy(numpy_dir):
+@cli_cases.case
+def test_against_numpy(tmp):
+    numpy_dir = NUMPY_DIR
     manifest = json.load(open(os.path.join(numpy_dir, "manifest.json")))
     paths = [os.path.join(numpy_dir, f["path"]) for f in manifest["files"]]
     for flags in ([], ["--stats"]):
@@ -60,7 +60,9 @@ def check_against_numpy(numpy_dir):
     check(r.returncode == 0 and "dense/kernel:0" in r.stdout and "float16" in r.stdout, "text output lists members")
 
 
-def check_bad_inputs(bad_dir):
+@cli_cases.case
+def test_bad_inputs(tmp):
+    bad_dir = BAD_DIR
     cases = json.load(open(os.path.join(bad_dir, "expected.json")))
     for case in cases:
         path = os.path.join(bad_dir, case["file"])
@@ -79,7 +81,9 @@ def check_bad_inputs(bad_dir):
             check(r.returncode == 0, f"{case['file']}: header-only inspect exits 0, got {r.returncode}: {r.stderr}")
 
 
-def check_usage_and_mixed(numpy_dir, bad_dir):
+@cli_cases.case
+def test_usage_and_mixed(tmp):
+    numpy_dir, bad_dir = NUMPY_DIR, BAD_DIR
     good = os.path.join(numpy_dir, "float32_v2.npy")
     bad = os.path.join(bad_dir, "bad_magic.npy")
     r = run("inspect", "--json", good, bad)
@@ -96,10 +100,11 @@ def check_usage_and_mixed(numpy_dir, bad_dir):
     check(r.returncode == 1 and "cannot open" in r.stderr, "missing file exits 1 with 'cannot open'")
 
 
+def setup(npyflow, fixtures):
+    global NPYFLOW, NUMPY_DIR, BAD_DIR
+    NPYFLOW = npyflow
+    NUMPY_DIR, BAD_DIR = os.path.join(fixtures, "numpy"), os.path.join(fixtures, "bad")
+
+
 if __name__ == "__main__":
-    NPYFLOW, fixtures = sys.argv[1], sys.argv[2]
-    check_against_numpy(os.path.join(fixtures, "numpy"))
-    check_bad_inputs(os.path.join(fixtures, "bad"))
-    check_usage_and_mixed(os.path.join(fixtures, "numpy"), os.path.join(fixtures, "bad"))
-    print(f"{len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    sys.exit(cli_cases.main(setup))

@@ -4,28 +4,24 @@ runs it: every model and weight layout within 1e-4 (absolute) with identical arg
 output kinds, bit-identical outputs across threads/batch/prefetch, and every validation error
 class, built from the fixtures' weights at test time.
 
-usage: test_score_cli.py NPYFLOW_BINARY
+usage: test_score_cli.py [--list | --case NAME] NPYFLOW_BINARY
+(one CTest a case, see tests/cli_cases.py)
 """
 import json
 import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-NPYFLOW = sys.argv[1]
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check  # noqa: E402
+
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-failures = []
-worst = 0.0
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def score(inp, spec, weights, out, *extra):
@@ -37,10 +33,11 @@ def fx(name):
     return os.path.join(FIX, name)
 
 
+@case
 def test_against_pytorch(tmp):
     """Every fixture: the chains in fixtures/, the graphs and sequence models in fixtures/graph/
     (make_graph_fixtures.py), each in both layouts, with every form of its weights."""
-    global worst
+    worst = 0.0
     for folder in (FIX, os.path.join(FIX, "graph")):
         manifest = json.load(open(os.path.join(folder, "manifest.json")))
         for m in manifest["models"]:
@@ -60,8 +57,10 @@ def test_against_pytorch(tmp):
                 # The class (or, for outputs per time step, each step's class) PyTorch picks.
                 check(got.shape == want.shape and (got.argmax(-1) == want.argmax(-1)).all(),
                       f"{m['name']} with {weights}: argmax differs")
+    print(f"largest difference from PyTorch: {worst:.3g}")
 
 
+@case
 def test_directory_of_npy(tmp):
     """Keras-named weights as a directory of .npy files: "0/kernel:0" is 0/kernel:0.npy."""
     folder = os.path.join(tmp, "weights_dir")
@@ -76,6 +75,7 @@ def test_directory_of_npy(tmp):
         check(np.abs(np.load(out) - np.load(fx("cnn_a.expected.npy"))).max() <= 1e-4, "directory of .npy: values")
 
 
+@case
 def test_stats_trace_and_thread_budget(tmp):
     x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 60)  # 2220 rows
     src = os.path.join(tmp, "obs.npy")
@@ -102,6 +102,7 @@ def test_stats_trace_and_thread_budget(tmp):
     check(status == 0 and cpu <= 1.15 * wall + 0.05, f"--threads 1 used {cpu:.2f} s CPU in {wall:.2f} s wall")
 
 
+@case
 def test_bench(tmp):
     """npyflow bench: every measurement of every sweep point, consistent figures (no timing asserted)."""
     x = np.concatenate([np.load(fx("cnn_a.input.npy"))] * 10)
@@ -126,6 +127,7 @@ def test_bench(tmp):
     check(r.returncode == 2 and "comma-separated list of integers" in r.stderr, f"bench bad list: {r.stderr!r}")
 
 
+@case
 def test_output_kinds_and_labels(tmp):
     want = np.load(fx("cnn_b.expected.npy"))  # raw logits: the model ends in a linear layer
     out = os.path.join(tmp, "probs.npy")
@@ -171,6 +173,7 @@ def test_output_kinds_and_labels(tmp):
               f"bad labels: {r.returncode} {r.stderr!r}")
 
 
+@case
 def test_determinism(tmp):
     """Bit-identical outputs whatever the threads, batch and prefetch: a chain CNN, a residual
     network, a stacked LSTM behind an embedding, a bidirectional GRU and transformer encoders."""
@@ -190,6 +193,7 @@ def test_determinism(tmp):
         check(len(digests) == 1, f"{name}: outputs differ across threads/batch/prefetch ({len(digests)} distinct)")
 
 
+@case
 def test_inference_auto(tmp):
     """--inference auto (the default) times the job's first rows both ways, keeps the faster,
     says which in the summary, and writes the bytes --inference streams writes."""
@@ -220,6 +224,7 @@ def test_inference_auto(tmp):
           f"auto on 37 rows: {r.stderr!r}")
 
 
+@case
 def test_sequence_outputs(tmp):
     """A network whose output has a time axis, (T, classes): the output keeps it, probs and
     argmax are per time step, and --labels (one class a row) is refused."""
@@ -241,6 +246,7 @@ def test_sequence_outputs(tmp):
           in r.stderr, f"--labels with (T, classes) outputs: {r.returncode} {r.stderr!r}")
 
 
+@case
 def test_validation_errors(tmp):
     base = dict(np.load(fx("mlp.npz")))
     spec = json.load(open(fx("mlp.spec.json")))
@@ -322,12 +328,10 @@ def test_validation_errors(tmp):
           "the preprocess ops produce samples of float32 (4, 5), but the network's input is float32 (20,)")
 
 
+def setup(npyflow):
+    global NPYFLOW
+    NPYFLOW = npyflow
+
+
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_against_pytorch, test_directory_of_npy, test_stats_trace_and_thread_budget, test_bench,
-                     test_output_kinds_and_labels, test_determinism, test_inference_auto, test_sequence_outputs, test_validation_errors):
-            test(tmp)
-            print(f"{test.__name__}: done")
-    print(f"largest difference from PyTorch: {worst:.3g}")
-    print(f"{len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    sys.exit(cli_cases.main(setup))

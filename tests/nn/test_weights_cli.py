@@ -5,28 +5,23 @@ lists them; spec --from-keras and --draft write specs that bind; score --dry-run
 --reference; and every refusal, checked by its text: an old checkpoint, a file in the wrong
 place, parameters() without running statistics, a wrapper's prefix, a 1-D input of one sample.
 
-usage: test_weights_cli.py NPYFLOW_BINARY
+usage: test_weights_cli.py [--list | --case NAME] NPYFLOW_BINARY
+(one CTest a case, see tests/cli_cases.py)
 """
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 
-NPYFLOW = sys.argv[1]
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check  # noqa: E402
+
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 FORMATS = os.path.join(FIX, "formats")
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def npyflow(*args):
@@ -57,6 +52,7 @@ def refused(r, text, what):
     check(text in r.stderr, f"{what}: stderr lacks {text!r}: {r.stderr!r}")
 
 
+@case
 def test_every_format_scores_like_pytorch(tmp):
     out = os.path.join(tmp, "out.npy")
     torch_inputs = (fx("cnn_b.input.npy"), fx("cnn_b.spec.json"))
@@ -102,29 +98,7 @@ def test_every_format_scores_like_pytorch(tmp):
     print(f"every format: worst max abs diff against PyTorch {worst:.3g}")
 
 
-def test_resume_keeps_the_weights_key(tmp):
-    """A job resumed with other arrays of the same checkpoint would mix two models' rows: the key
-    is part of what a resumed job must match."""
-    out, big = os.path.join(tmp, "resumed.npy"), os.path.join(tmp, "big.npy")
-    np.save(big, np.tile(np.load(fx("cnn_b.input.npy")), (1000, 1, 1, 1)))
-    proc = subprocess.Popen([NPYFLOW, "score", big, "-o", out, "--model", fx("cnn_b.spec.json"), "--weights",
-                             fm("cnn_b.ema.pth"), "--weights-key", ".", "--checkpoint-every", "0.01", "--batch", "16",
-                             "--threads", "1", "-q"], stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=120)
-    if not os.path.exists(out + ".journal"):
-        print("resume check skipped: the job ended before SIGTERM")
-        return
-    r = score(big, fx("cnn_b.spec.json"), fm("cnn_b.ema.pth"), out, "--weights-key", "ema", "--resume")
-    refused(r, "--weights-key", "resumed with another --weights-key")
-    r = score(big, fx("cnn_b.spec.json"), fm("cnn_b.ema.pth"), out, "--weights-key", ".", "--resume")
-    check(r.returncode == 0, f"resumed with the same key: exit {r.returncode}: {r.stderr}")
-    if r.returncode == 0:
-        want = np.tile(np.load(fx("cnn_b.expected.npy")), (1000, 1))
-        check(float(np.abs(np.load(out) - want).max()) <= 1e-4, "the resumed job's rows differ from PyTorch's")
-
-
+@case
 def test_refusals_name_the_cause(tmp):
     out = os.path.join(tmp, "out.npy")
     cnn = (fx("cnn_b.input.npy"), fx("cnn_b.spec.json"))
@@ -200,6 +174,7 @@ def test_refusals_name_the_cause(tmp):
     check(not os.path.exists(out + ".partial"), "a refused job left a partial file")
 
 
+@case
 def test_convert_and_inspect(tmp):
     out = os.path.join(tmp, "w.npz")
     for weights, reference in (("cnn_b.pth", "cnn_b.npz"), ("cnn_b.checkpoint.pth", "cnn_b.npz"),
@@ -231,6 +206,7 @@ def test_convert_and_inspect(tmp):
         check(text in r.stdout, f"inspect lacks {text!r}: {r.stdout}")
 
 
+@case
 def test_specs_for_the_user(tmp):
     out, spec = os.path.join(tmp, "out.npy"), os.path.join(tmp, "spec.json")
     # The architecture from the full-model .h5, the weights from its save_weights twin.
@@ -254,6 +230,7 @@ def test_specs_for_the_user(tmp):
     refused(npyflow("spec"), "give one of --from-keras FILE or --draft WEIGHTS", "spec without a source")
 
 
+@case
 def test_dry_run_and_reference(tmp):
     r = npyflow("score", "--dry-run", "--model", fx("cnn_b.spec.json"), "--weights", fm("cnn_b.pth"))
     check(r.returncode == 0, f"dry run: exit {r.returncode}: {r.stderr}")
@@ -277,17 +254,10 @@ def test_dry_run_and_reference(tmp):
     check(not os.path.exists(fresh) and not os.path.exists(fresh + ".partial"), "a bad --reference let the job run")
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_every_format_scores_like_pytorch, test_resume_keeps_the_weights_key, test_refusals_name_the_cause, test_convert_and_inspect,
-                     test_specs_for_the_user, test_dry_run_and_reference):
-            print("--", test.__name__)
-            test(tmp)
-    if failures:
-        print(f"{len(failures)} failures")
-        sys.exit(1)
-    print("all passed")
+def setup(npyflow):
+    global NPYFLOW
+    NPYFLOW = npyflow
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_cases.main(setup))

@@ -10,27 +10,39 @@
   3 ranks finishes byte-identical; a shard that cannot be created.
 - Commands that do not split their work (inspect) refuse to run under mpirun.
 
-usage: test_mpi_cli.py NPYFLOW_BINARY MPIEXEC EXAMPLES_DIR
+usage: test_mpi_cli.py [--list | --case NAME] NPYFLOW_BINARY MPIEXEC EXAMPLES_DIR
+(one CTest a case, see tests/cli_cases.py)
 """
 import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
-NPYFLOW, MPIEXEC, EXAMPLES = sys.argv[1:4]
-MODEL = os.path.join(EXAMPLES, "fashion_mnist", "cnn.json")
-WEIGHTS = os.path.join(EXAMPLES, "fashion_mnist", "cnn.npz")
-LAUNCH = [MPIEXEC, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-failures = []
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check  # noqa: E402
 
 
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+def draw_inputs(tmp):
+    """The jobs' input, 10,007 random 28x28 uint8 images (uneven shares on 2 and 3 ranks), and
+    their labels, saved in tmp; the same arrays for every case. Returns their paths."""
+    rng = np.random.default_rng(4)
+    images = os.path.join(tmp, "images.npy")
+    np.save(images, rng.integers(0, 256, (10_007, 28, 28), dtype=np.uint8))
+    labels = os.path.join(tmp, "labels.npy")
+    np.save(labels, rng.integers(0, 10, 10_007).astype(np.int64))
+    return images, labels
+
+
+def one_process_reference(tmp, images):
+    """What one process writes for images: tmp/ref.npy."""
+    ref = os.path.join(tmp, "ref.npy")
+    r = run(score([images], ref))
+    check(r.returncode == 0, f"one process (the reference): {r.stderr}")
+    return ref
 
 
 def run(args, ranks=None, timeout=300):
@@ -59,7 +71,9 @@ def score(inputs, out, *extra):
     return ["score", *inputs, "-o", out, "--model", MODEL, "--weights", WEIGHTS, *extra]
 
 
-def test_ranks_match_one_process(tmp, images, labels):
+@case
+def test_ranks_match_one_process(tmp):
+    images, labels = draw_inputs(tmp)
     ref = os.path.join(tmp, "ref.npy")
     one = run(score([images], ref, "--labels", labels))
     check(one.returncode == 0, f"one process: {one.stderr}")
@@ -85,7 +99,11 @@ def test_ranks_match_one_process(tmp, images, labels):
         r = run(["preprocess", images, "-o", out, "--spec", spec, "--batch", "100"], ranks=ranks)
         check(r.returncode == 0 and same_bytes(out, pre_ref), f"preprocess on {ranks} ranks: {r.stderr}")
 
-    # --stats and --trace per rank: the trace file's name gets the rank.
+
+# --stats and --trace per rank: the trace file's name gets the rank.
+@case
+def test_stats_and_trace_per_rank(tmp):
+    images, _ = draw_inputs(tmp)
     trace = os.path.join(tmp, "trace.json")
     r = run(score([images], os.path.join(tmp, "traced.npy"), "--stats", "--trace", trace), ranks=2)
     check(r.returncode == 0 and "rank 0 of 2:" in r.stderr and "rank 1 of 2:" in r.stderr
@@ -96,7 +114,11 @@ def test_ranks_match_one_process(tmp, images, labels):
             events = json.load(f)["traceEvents"]
         check(any(e.get("name") == "infer" for e in events), f"{path}: no inference spans")
 
-    # More ranks than rows: some shares are empty.
+
+# More ranks than rows: some shares are empty.
+@case
+def test_more_ranks_than_rows(tmp):
+    images, _ = draw_inputs(tmp)
     two = os.path.join(tmp, "two.npy")
     np.save(two, np.load(images)[:2])
     ref2, out2 = os.path.join(tmp, "two_ref.npy"), os.path.join(tmp, "two_out.npy")
@@ -105,8 +127,10 @@ def test_ranks_match_one_process(tmp, images, labels):
     check(r.returncode == 0 and same_bytes(out2, ref2), f"two rows on 3 ranks: {r.stderr}")
 
 
-def test_shards_and_concat(tmp, images):
-    ref = os.path.join(tmp, "ref.npy")
+@case
+def test_shards_and_concat(tmp):
+    images, _ = draw_inputs(tmp)
+    ref = one_process_reference(tmp, images)
     out = os.path.join(tmp, "shard.npy")
     r = run(score([images], out, "--output-shards"), ranks=3)
     check(r.returncode == 0, f"shards: {r.stderr}")
@@ -120,7 +144,10 @@ def test_shards_and_concat(tmp, images):
     r = run(["concat", *shards, "-o", joined])
     check(r.returncode == 0 and same_bytes(joined, ref), f"concat of the shards: {r.stderr}")
 
-    # concat on its own: any files of one dtype and row shape, byte orders mixed.
+
+# concat on its own: any files of one dtype and row shape, byte orders mixed.
+@case
+def test_concat_of_files(tmp):
     a = np.arange(12, dtype="<i4").reshape(4, 3)
     b = np.arange(100, 106, dtype=">i4").reshape(2, 3)
     pa, pb, pc = (os.path.join(tmp, name) for name in ("a.npy", "b.npy", "c.npy"))
@@ -134,9 +161,10 @@ def test_shards_and_concat(tmp, images):
     check(r.returncode == 1 and "b.npy: rows are float32 (3,), but" in r.stderr, f"concat of mismatched files: {r.stderr}")
 
 
-def test_failures(tmp, images):
-    ref = os.path.join(tmp, "ref.npy")
-    # Bad weights on rank 2 only: every rank stops at setup, one message, no output.
+# Bad weights on rank 2 only: every rank stops at setup, one message, no output.
+@case
+def test_bad_weights_on_one_rank(tmp):
+    images, _ = draw_inputs(tmp)
     bad = os.path.join(tmp, "bad.npz")
     with open(WEIGHTS, "rb") as f:
         data = f.read()
@@ -150,7 +178,12 @@ def test_failures(tmp, images):
                                "directory record"], f"bad weights on one rank: {errors(r.stderr)}")
     check(not [f for f in os.listdir(tmp) if f.startswith("bad_out")], "bad weights: files left behind")
 
-    # The last rank's writes cross a file-size limit mid-run: every rank stops, the job resumes.
+
+# The last rank's writes cross a file-size limit mid-run: every rank stops, the job resumes.
+@case
+def test_file_size_limit_on_one_rank(tmp):
+    images, _ = draw_inputs(tmp)
+    ref = one_process_reference(tmp, images)
     out = os.path.join(tmp, "limited.npy")
     limit_blocks = (128 + 8000 * 40) // 1024  # the output's first ~8000 rows fit
     args = score([images], out, "--batch", "64", "--threads", "1")
@@ -166,8 +199,12 @@ def test_failures(tmp, images):
     check(r.returncode == 0 and same_bytes(out, ref), f"resume on 3 ranks: {r.stderr}")
     check(not [f for f in os.listdir(tmp) if f.startswith("limited.npy.")], "resumed job left journals")
 
-    # Rank 1's shard cannot be created: every rank checks every shard's names before any
-    # rank writes, so the job stops before it starts, reported once.
+
+# Rank 1's shard cannot be created: every rank checks every shard's names before any
+# rank writes, so the job stops before it starts, reported once.
+@case
+def test_blocked_shard(tmp):
+    images, _ = draw_inputs(tmp)
     os.makedirs(os.path.join(tmp, "blocked-00001-of-00003.npy.partial"))
     r = run(score([images], os.path.join(tmp, "blocked.npy"), "--output-shards"), ranks=3)
     check(r.returncode != 0 and errors(r.stderr) == [
@@ -179,27 +216,23 @@ def test_failures(tmp, images):
     check(not [f for f in os.listdir(tmp) if f.startswith("blocked-") and f.endswith(".npy")],
           "a shard was renamed into place although rank 1 failed")
 
+
+@case
+def test_inspect_refuses_mpirun(tmp):
+    images, _ = draw_inputs(tmp)
     r = run(["inspect", images], ranks=2)
     check(r.returncode != 0 and errors(r.stderr) == [
         "npyflow: error: rank 0: npyflow inspect runs in one process, not across 2 MPI ranks; run it without mpirun"],
         f"inspect under mpirun: {r.stderr}")
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        rng = np.random.default_rng(4)
-        images = os.path.join(tmp, "images.npy")
-        np.save(images, rng.integers(0, 256, (10_007, 28, 28), dtype=np.uint8))
-        labels = os.path.join(tmp, "labels.npy")
-        np.save(labels, rng.integers(0, 10, 10_007).astype(np.int64))
-        test_ranks_match_one_process(tmp, images, labels)
-        test_shards_and_concat(tmp, images)
-        test_failures(tmp, images)
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        sys.exit(1)
-    print("all MPI checks passed")
+def setup(npyflow, mpiexec, examples):
+    global NPYFLOW, MODEL, WEIGHTS, LAUNCH
+    NPYFLOW = npyflow
+    MODEL = os.path.join(examples, "fashion_mnist", "cnn.json")
+    WEIGHTS = os.path.join(examples, "fashion_mnist", "cnn.npz")
+    LAUNCH = [mpiexec, "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_cases.main(setup))

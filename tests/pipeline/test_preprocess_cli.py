@@ -9,7 +9,9 @@
 - Multi-file inputs, error messages, exit codes, and Ctrl-C leaving no output but the rows it
   kept for --resume.
 
-usage: test_preprocess_cli.py NPYFLOW_BINARY
+usage: test_preprocess_cli.py [--list | --case NAME] NPYFLOW_BINARY
+(one CTest a case, see tests/cli_cases.py; each case draws its inputs from its own generator,
+seeded 2026)
 """
 import hashlib
 import json
@@ -18,20 +20,21 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-NPYFLOW = sys.argv[1]
-failures = []
-max_ulp_seen = 0
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check, skip  # noqa: E402
+
+max_ulp_seen = None  # over the float outputs compared with numpy, if any
 
 
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+def case_rng():
+    """Each case's own generator: a case's inputs do not depend on which cases ran before it."""
+    return np.random.default_rng(2026)
 
 
 def run(*args, **kw):
@@ -69,7 +72,7 @@ def expect_close(tmp, name, got_path, want, ulps=2):
     got = np.load(got_path)
     if want.dtype.kind == "f":
         d = ulp_distance(got, want)
-        max_ulp_seen = max(max_ulp_seen, d if d != float("inf") else 0)
+        max_ulp_seen = max(max_ulp_seen or 0, d if d != float("inf") else 0)
         check(d <= ulps, f"{name}: {d} ulp from numpy (shape {got.shape} {got.dtype} vs {want.shape} {want.dtype})")
     else:
         check(got.dtype == want.dtype and np.array_equal(got, want), f"{name}: differs from numpy")
@@ -96,7 +99,9 @@ def issue_reference(x):
     return y.reshape(-1, 1, 28, 28)
 
 
-def test_issue_transform_every_dtype_and_layout(tmp, rng):
+@case
+def test_issue_transform_every_dtype_and_layout(tmp):
+    rng = case_rng()
     for dt in ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                "float16", "float32", "float64"]:
         for order in "<>":
@@ -135,7 +140,9 @@ def saturating_reference(x, dst):
                     dtype=dst).reshape(x.shape)
 
 
-def test_each_op(tmp, rng):
+@case
+def test_each_op(tmp):
+    rng = case_rng()
     src = os.path.join(tmp, "in.npy")
     specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 127.5, 128.0, -129.0, 255.9, 256.0,
                          65504.0, 65520.0, 1e10, -1e10, 2.0**31, 2.0**32, 2.0**63, 2.0**64, -2.0**63, 1e300],
@@ -195,7 +202,9 @@ def test_each_op(tmp, rng):
         expect_close(tmp, "HWC uint8 to normalized CHW", out, want)
 
 
-def test_determinism(tmp, rng):
+@case
+def test_determinism(tmp):
+    rng = case_rng()
     x = sample("uint8", (20011, 28, 28), rng)
     src = os.path.join(tmp, "big.npy")
     np.save(src, x)
@@ -211,7 +220,9 @@ def test_determinism(tmp, rng):
           f"summary line: {r.stderr!r}")
 
 
-def test_multi_file(tmp, rng):
+@case
+def test_multi_file(tmp):
+    rng = case_rng()
     a = sample("uint8", (100, 28, 28), rng)
     b = np.asfortranarray(sample("uint8", (57, 28, 28), rng))
     c = sample("uint8", (0, 28, 28), rng)
@@ -228,7 +239,11 @@ def test_multi_file(tmp, rng):
           f"mismatched multi-file: {r.returncode} {r.stderr!r}")
 
 
-def test_errors(tmp, rng):
+@case
+def test_errors(tmp):
+    rng = case_rng()
+    with open(os.path.join(tmp, "spec.json"), "w") as f:  # a valid spec, so each error below is its own
+        json.dump({"preprocess": ISSUE_OPS}, f)
     src = os.path.join(tmp, "e.npy")
     np.save(src, sample("uint8", (10, 28, 28), rng))
 
@@ -261,11 +276,11 @@ def test_errors(tmp, rng):
     check(r.returncode == 0 and "--prefetch" in r.stdout and "normalize" in r.stdout, "preprocess --help")
 
 
-def test_bounded_memory(tmp, rng):
+@case
+def test_bounded_memory(tmp):
     """A 4 GiB input (sparse, so it costs no disk) streams with peak RSS far below its size."""
     if "TSAN_OPTIONS" in os.environ or "ASAN_OPTIONS" in os.environ:
-        print("test_bounded_memory: skipped under a sanitizer, whose shadow memory makes RSS meaningless")
-        return
+        skip("under a sanitizer, whose shadow memory makes RSS meaningless")
     rows = (4 << 30) // (784 * 8)
     src = os.path.join(tmp, "sparse_4g.npy")
     with open(src, "wb") as f:
@@ -284,10 +299,12 @@ def test_bounded_memory(tmp, rng):
     os.remove(src)
 
 
-def test_interrupt(tmp, rng):
+@case
+def test_interrupt(tmp):
     """Ctrl-C ends the job with exit 130. Where it lands decides what is left, and both are right:
     before any row is written, nothing; after, the rows written so far, in OUT.partial with its
     journal, which --resume finishes to numpy's bytes. Never the output itself."""
+    rng = case_rng()
     src = os.path.join(tmp, "long.npy")
     x = sample("uint8", (300000, 28, 28), rng)
     np.save(src, x)
@@ -321,9 +338,11 @@ def test_interrupt(tmp, rng):
     print(f"Ctrl-C landed after {kept.group(1)} rows; --resume finished them")
 
 
-def test_writeback_during_the_job(tmp, rng):
+@case
+def test_writeback_during_the_job(tmp):
     """The output goes to disk a 64 MiB window at a time while the job runs (--stats says how
     much), and the bytes are numpy's all the same."""
+    rng = case_rng()
     src = os.path.join(tmp, "wb.npy")
     x = sample("uint8", (100000, 28, 28), rng)
     np.save(src, x)
@@ -336,14 +355,15 @@ def test_writeback_during_the_job(tmp, rng):
     expect_close(tmp, "writeback", out, issue_reference(x), ulps=0)
 
 
+def setup(npyflow):
+    global NPYFLOW
+    NPYFLOW = npyflow
+
+
+def report():
+    if max_ulp_seen is not None:
+        print(f"largest difference from numpy: {max_ulp_seen} ulp")
+
+
 if __name__ == "__main__":
-    rng = np.random.default_rng(2026)
-    with tempfile.TemporaryDirectory() as tmp:
-        for test in (test_issue_transform_every_dtype_and_layout, test_each_op, test_determinism, test_multi_file,
-                     test_errors, test_bounded_memory, test_interrupt, test_writeback_during_the_job):
-            start = time.time()
-            test(tmp, rng)
-            print(f"{test.__name__}: {time.time() - start:.1f}s")
-    print(f"largest difference from numpy: {max_ulp_seen} ulp")
-    print(f"{len(failures)} failures")
-    sys.exit(1 if failures else 0)
+    sys.exit(cli_cases.main(setup, report))

@@ -10,8 +10,11 @@
 - An input truncated while the job reads it gives an error naming the file, never SIGBUS.
 - Resuming refuses a changed input, spec, weights or option, naming what changed; a leftover
   journal without --resume, a corrupt journal and a missing partial file each say what to do.
+- Resuming with another --weights-key of the same checkpoint is refused.
 
-usage: test_resume_cli.py NPYFLOW_BINARY EXAMPLES_DIR
+usage: test_resume_cli.py [--list | --case NAME] NPYFLOW_BINARY EXAMPLES_DIR
+(one CTest a case, see tests/cli_cases.py; each case draws the inputs it needs, the same arrays
+for every case)
 """
 import json
 import os
@@ -20,22 +23,35 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
-NPYFLOW = sys.argv[1]
-EXAMPLES = sys.argv[2]
-MODEL = os.path.join(EXAMPLES, "fashion_mnist", "cnn.json")
-WEIGHTS = os.path.join(EXAMPLES, "fashion_mnist", "cnn.npz")
-failures = []
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cli_cases  # noqa: E402
+from cli_cases import case, check, skip  # noqa: E402
+
+# PyTorch's weights as users save them (tests/nn/fixtures/formats, committed).
+NN_FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nn", "fixtures")
+WEIGHT_FORMATS = os.path.join(NN_FIXTURES, "formats")
 
 
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL:", what)
+def draw_inputs(tmp, *names):
+    """The jobs' inputs, saved in tmp: "images" (250,000 random 28x28 uint8), "labels" (one a
+    row) and "small" (200,000 x 64 float32). They are drawn in that order from one generator,
+    whichever are asked for, so every case gets the same arrays. Returns the paths of those
+    asked for."""
+    rng = np.random.default_rng(3)
+    arrays = {"images": rng.integers(0, 256, (250_000, 28, 28), dtype=np.uint8)}
+    arrays["labels"] = rng.integers(0, 10, 250_000).astype(np.int64)
+    if "small" in names:  # drawn last: the others need not wait for it
+        arrays["small"] = rng.standard_normal((200_000, 64)).astype(np.float32)
+    paths = []
+    for name in names:
+        paths.append(os.path.join(tmp, name + ".npy"))
+        np.save(paths[-1], arrays[name])
+    return paths[0] if len(paths) == 1 else paths
 
 
 def run(args, **kw):
@@ -91,7 +107,9 @@ def score_args(inputs, out, *extra):
     return ["score", *inputs, "-o", out, "--model", MODEL, "--weights", WEIGHTS, *extra]
 
 
-def test_kill_score(tmp, images, labels):
+@case
+def test_kill_score(tmp):
+    images, labels = draw_inputs(tmp, "images", "labels")
     ref = os.path.join(tmp, "score_ref.npy")
     r = run(score_args([images], ref, "--labels", labels, "--threads", "2"))
     check(r.returncode == 0, f"reference score: {r.stderr}")
@@ -106,7 +124,9 @@ def test_kill_score(tmp, images, labels):
     check("resumed at row" in final.stderr, f"the last run did not say it resumed: {final.stderr}")
 
 
-def test_kill_preprocess(tmp, images):
+@case
+def test_kill_preprocess(tmp):
+    images = draw_inputs(tmp, "images")
     spec = os.path.join(tmp, "pre.json")
     with open(spec, "w") as f:
         json.dump({"preprocess": [{"op": "cast", "dtype": "float32"}, {"op": "scale", "factor": 0.25},
@@ -121,7 +141,9 @@ def test_kill_preprocess(tmp, images):
     check(same_bytes(out, ref), "preprocess output after 8 kills differs from the uninterrupted run")
 
 
-def test_sigterm_checkpoints(tmp, images):
+@case
+def test_sigterm_checkpoints(tmp):
+    images = draw_inputs(tmp, "images")
     ref = os.path.join(tmp, "term_ref.npy")
     check(run(score_args([images], ref)).returncode == 0, "reference for SIGTERM")
     out = os.path.join(tmp, "term.npy")
@@ -137,8 +159,10 @@ def test_sigterm_checkpoints(tmp, images):
     check(r.returncode == 0 and same_bytes(out, ref), f"resume after SIGTERM: {r.stderr}")
 
 
-def test_full_disk(tmp, small):
+@case
+def test_full_disk(tmp):
     """The output cannot grow past a file-size limit, as on a full disk; the job resumes once it is lifted."""
+    small = draw_inputs(tmp, "small")
     spec = os.path.join(tmp, "cast.json")
     with open(spec, "w") as f:
         json.dump({"preprocess": [{"op": "cast", "dtype": "float64"}]}, f)
@@ -165,7 +189,9 @@ def test_full_disk(tmp, small):
     check(r.returncode == 0 and same_bytes(out, ref), f"resume after the full disk: {r.stderr}")
 
 
-def test_truncated_input(tmp, images):
+@case
+def test_truncated_input(tmp):
+    images = draw_inputs(tmp, "images")
     victim = os.path.join(tmp, "shrinking.npy")
     with open(images, "rb") as src, open(victim, "wb") as dst:
         dst.write(src.read())
@@ -195,7 +221,9 @@ def interrupted_job(tmp, name, images, *extra):
     return out
 
 
-def test_refusals(tmp, images, labels):
+@case
+def test_refusals(tmp):
+    images, labels = draw_inputs(tmp, "images", "labels")
     out = interrupted_job(tmp, "left.npy", images)
     r = run(score_args([images], out))
     check(r.returncode == 1 and "an earlier run" in r.stderr and "--resume" in r.stderr
@@ -232,7 +260,9 @@ def test_refusals(tmp, images, labels):
     check(r.returncode == 0 and "resumed at row" in r.stderr, f"resume with other threads/batch: {r.stderr}")
 
 
-def test_broken_journals(tmp, images):
+@case
+def test_broken_journals(tmp):
+    images = draw_inputs(tmp, "images")
     out = interrupted_job(tmp, "corrupt.npy", images)
     with open(out + ".journal", "w") as f:
         f.write("{\"version\": 1, \"rows_")
@@ -258,12 +288,13 @@ def test_broken_journals(tmp, images):
           f"journal of a finished job: {r.stderr}")
 
 
-def test_resumed_auto_keeps_its_way(tmp, images):
+@case
+def test_resumed_auto_keeps_its_way(tmp):
     """--inference auto records the way it chose in the journal; the resumed job keeps it
     rather than timing again, so all its rows come from one way."""
     if len(os.sched_getaffinity(0)) < 2:
-        print("one CPU: auto does not time, nothing to keep")
-        return
+        skip("one CPU: auto does not time, nothing to keep")
+    images = draw_inputs(tmp, "images")
     ref = os.path.join(tmp, "auto_ref.npy")
     check(run(score_args([images], ref, "--threads", "2", "--inference", "streams")).returncode == 0, "auto reference")
     out = os.path.join(tmp, "auto.npy")
@@ -287,28 +318,38 @@ def test_resumed_auto_keeps_its_way(tmp, images):
     print(f"auto chose {way}; the resumed job kept it")
 
 
-def main():
-    with tempfile.TemporaryDirectory() as tmp:
-        rng = np.random.default_rng(3)
-        images = os.path.join(tmp, "images.npy")
-        np.save(images, rng.integers(0, 256, (250_000, 28, 28), dtype=np.uint8))
-        labels = os.path.join(tmp, "labels.npy")
-        np.save(labels, rng.integers(0, 10, 250_000).astype(np.int64))
-        small = os.path.join(tmp, "small.npy")
-        np.save(small, rng.standard_normal((200_000, 64)).astype(np.float32))
-        for test in (lambda: test_kill_score(tmp, images, labels), lambda: test_kill_preprocess(tmp, images),
-                     lambda: test_sigterm_checkpoints(tmp, images), lambda: test_resumed_auto_keeps_its_way(tmp, images),
-                     lambda: test_full_disk(tmp, small),
-                     lambda: test_truncated_input(tmp, images), lambda: test_refusals(tmp, images, labels),
-                     lambda: test_broken_journals(tmp, images)):
-            start = time.time()
-            test()
-            print(f"{time.time() - start:6.1f} s")
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        sys.exit(1)
-    print("all resume checks passed")
+@case
+def test_resume_keeps_the_weights_key(tmp):
+    """A job resumed with other arrays of the same checkpoint would mix two models' rows: the key
+    is part of what a resumed job must match."""
+    spec, ema = os.path.join(NN_FIXTURES, "cnn_b.spec.json"), os.path.join(WEIGHT_FORMATS, "cnn_b.ema.pth")
+    out, big = os.path.join(tmp, "resumed.npy"), os.path.join(tmp, "big.npy")
+    np.save(big, np.tile(np.load(os.path.join(NN_FIXTURES, "cnn_b.input.npy")), (1000, 1, 1, 1)))
+    proc = subprocess.Popen([NPYFLOW, "score", big, "-o", out, "--model", spec, "--weights",
+                             ema, "--weights-key", ".", "--checkpoint-every", "0.01", "--batch", "16",
+                             "--threads", "1", "-q"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=120)
+    if not os.path.exists(out + ".journal"):
+        print("resume check skipped: the job ended before SIGTERM")
+        return
+    r = run(["score", big, "-o", out, "--model", spec, "--weights", ema, "-q", "--weights-key", "ema", "--resume"])
+    check(r.returncode != 0, f"resumed with another --weights-key: exit {r.returncode}, want an error")
+    check("--weights-key" in r.stderr, f"resumed with another --weights-key: stderr lacks '--weights-key': {r.stderr!r}")
+    r = run(["score", big, "-o", out, "--model", spec, "--weights", ema, "-q", "--weights-key", ".", "--resume"])
+    check(r.returncode == 0, f"resumed with the same key: exit {r.returncode}: {r.stderr}")
+    if r.returncode == 0:
+        want = np.tile(np.load(os.path.join(NN_FIXTURES, "cnn_b.expected.npy")), (1000, 1))
+        check(float(np.abs(np.load(out) - want).max()) <= 1e-4, "the resumed job's rows differ from PyTorch's")
+
+
+def setup(npyflow, examples):
+    global NPYFLOW, MODEL, WEIGHTS
+    NPYFLOW = npyflow
+    MODEL = os.path.join(examples, "fashion_mnist", "cnn.json")
+    WEIGHTS = os.path.join(examples, "fashion_mnist", "cnn.npz")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli_cases.main(setup))
