@@ -1,6 +1,7 @@
 #include "npyflow/pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -26,6 +27,10 @@ using clock = std::chrono::steady_clock;
 // core. Resident input stays within about two windows.
 constexpr std::uint64_t advice_window_bytes = 64 << 20;
 
+std::uint64_t batches_for(std::uint64_t rows, std::uint64_t batch_rows) {
+    return rows / batch_rows + (rows % batch_rows != 0);
+}
+
 // Busy time and batch count of one stage, updated from any thread.
 struct stage_meter {
     std::string name;
@@ -35,12 +40,43 @@ struct stage_meter {
     std::atomic<std::uint64_t> batches{0};
 };
 
+// The meters of one run, in report order: "read", the given stages, "write". Each meter is
+// allocated on its own, since the nodes hold references to them.
+class run_meters {
+public:
+    run_meters(const std::vector<stage>& stages, trace_recorder* trace) {
+        add("read", false, trace);
+        for (const auto& s : stages) add(s.name, s.serial, trace);
+        add("write", true, trace);
+    }
+    stage_meter& read() { return *all_.front(); }
+    stage_meter& of_stage(std::size_t i) { return *all_[i + 1]; }
+    stage_meter& write() { return *all_.back(); }
+
+    std::vector<stage_report> reports() const {
+        std::vector<stage_report> out;
+        for (const auto& m : all_) {
+            out.push_back({m->name, static_cast<double>(m->busy_ns.load()) / 1e9, m->batches.load(), m->serial});
+        }
+        return out;
+    }
+
+private:
+    void add(std::string name, bool serial, trace_recorder* trace) {
+        all_.push_back(std::make_unique<stage_meter>());
+        all_.back()->name = std::move(name);
+        all_.back()->serial = serial;
+        all_.back()->trace = trace;
+    }
+    std::vector<std::unique_ptr<stage_meter>> all_;
+};
+
 // What ThreadSanitizer is told about hand-offs that happen inside libtbb (handoff.hpp):
 // everything the caller set up before the graph ran is visible to every node (setup is
 // released by the caller and only acquired by nodes), and everything nodes did is visible
 // to the caller after the graph finished (teardown is released by nodes and only acquired
 // by the caller). Neither token orders nodes among themselves. The setup token is global:
-// a node must acquire it before it reads even its own captures, which the caller wrote.
+// a node must acquire it before it reads even its own members, which the caller wrote.
 char graph_setup_token = 0;
 
 struct graph_handoff {
@@ -70,6 +106,76 @@ private:
     const void* state_;
 };
 
+// Every batch object that can exist at once: those past the limiter, plus the one the
+// source may hold (without data) while the limiter is full.
+class batch_pool {
+public:
+    explicit batch_pool(unsigned prefetch) {
+        for (unsigned i = 0; i < prefetch + 1; ++i) {
+            all_.push_back(std::make_unique<batch>());
+            free_.push(all_.back().get());
+        }
+    }
+    // For the source: the batch was last written by the write node that gave it back.
+    batch* take() {
+        batch* b = nullptr;
+        if (!free_.try_pop(b)) throw error("internal: batch pool exhausted");
+        handoff_acquire(b);
+        return b;
+    }
+    // For the write node, once the sink is done with the batch.
+    void give_back(batch* b) {
+        handoff_release(b);
+        free_.push(b);
+    }
+
+private:
+    std::vector<std::unique_ptr<batch>> all_;
+    tbb::concurrent_queue<batch*> free_;
+};
+
+// What the nodes of one run share. The caller fills it in before the graph starts; the
+// fields marked as a serial node's own are touched by that node only, one call at a time.
+struct run_state {
+    run_state(const dataset& in, const std::vector<stage>& stages, const pipeline_options& opts, std::uint64_t end)
+        : input(in),
+          options(opts),
+          end_row(end),
+          batch_count(batches_for(end - opts.first_row, opts.batch_rows)),
+          prefetch(batches_in_flight(opts, end - opts.first_row)),
+          window_rows(std::max<std::uint64_t>(1, advice_window_bytes / std::max<std::uint64_t>(1, in.row_bytes()))),
+          row_sample{in.type(), in.row_shape()},
+          pool(prefetch),
+          meters(stages, opts.trace),
+          rows_done(opts.first_row),
+          released_rows(opts.first_row),
+          progress(end, in.row_bytes(), opts.progress, opts.first_row) {}
+
+    const dataset& input;
+    const pipeline_options& options;
+    const std::uint64_t end_row;      // options.end_row clipped to the dataset
+    const std::uint64_t batch_count;
+    const unsigned prefetch;          // the limiter's bound
+    const std::uint64_t window_rows;  // input rows per read-ahead / release-behind window
+    const sample_desc row_sample;     // what read leaves in each batch
+    batch_pool pool;
+    run_meters meters;
+    graph_handoff sync;
+
+    // Batches past the limiter: counted in by read, out by write.
+    std::atomic<unsigned> in_flight{0}, max_in_flight{0};
+
+    // The source's own.
+    std::uint64_t next_batch = 0;
+    bool stopped = false;  // should_stop ended the run before its last batch
+
+    // The write node's own.
+    std::uint64_t rows_done;
+    std::uint64_t released_rows;      // input rows given back to the kernel
+    std::uint64_t in_flight_sum = 0;  // in_flight summed at each call, for the mean
+    progress_bar progress;
+};
+
 // Runs fn(b) for a stage: times it, and turns any exception into an npyflow::error
 // naming the stage and the rows, which cancels the graph. An input truncated under the
 // stage (its lost pages read as zeros, or a write from the mapping failing) is what is
@@ -96,19 +202,143 @@ void run_stage(stage_meter& meter, const dataset& input, batch& b, Fn&& fn) {
     if (meter.trace) meter.trace->record(meter.name, b.index, b.first_row, b.rows, start, end);
 }
 
+// The node bodies. TBB copies each into its node; they hold only references. The source and
+// the write node are serial nodes whose successive calls may run on different threads, so
+// their state is handed over like a batch (node_scope).
+
+// input_node: the next batch's rows, from the pool, until the rows run out or should_stop
+// says to stop (checked before each batch).
+struct source_body {
+    run_state& run;
+
+    batch* operator()(tbb::flow_control& fc) const {
+        handoff_acquire(&graph_setup_token);
+        const node_scope scope(run.sync, nullptr, &run.next_batch);
+        const pipeline_options& options = run.options;
+        if (run.next_batch == run.batch_count || (options.should_stop && options.should_stop())) {
+            run.stopped = run.next_batch != run.batch_count;
+            fc.stop();
+            return nullptr;
+        }
+        batch* b = run.pool.take();
+        b->index = run.next_batch++;
+        b->first_row = options.first_row + b->index * options.batch_rows;
+        b->rows = std::min<std::uint64_t>(options.batch_rows, run.end_row - b->first_row);
+        b->flagged_rows = 0;
+        // Entering a new window: ask the kernel to read the next one.
+        const std::uint64_t window = run.window_rows;
+        if (b->index == 0 || b->first_row / window != (b->first_row - 1) / window) {
+            run.input.will_need((b->first_row / window + 1) * window, window);
+        }
+        handoff_release(b);
+        return b;
+    }
+};
+
+// Past the limiter, any number at once: counts the batch in flight and reads its rows.
+struct read_body {
+    run_state& run;
+    stage_meter& meter;
+
+    batch* operator()(batch* b) const {
+        handoff_acquire(&graph_setup_token);
+        const node_scope scope(run.sync, b);
+        // Counted from here, past the limiter, until the write node lets it go.
+        const unsigned now = ++run.in_flight;
+        for (unsigned seen = run.max_in_flight; now > seen && !run.max_in_flight.compare_exchange_weak(seen, now);) {
+        }
+        run_stage(meter, run.input, *b, [&](batch& x) {
+            x.data = run.input.read_rows(x.first_row, x.rows, x.input_buffer);
+            x.sample = run.row_sample;
+        });
+        return b;
+    }
+};
+
+// One of the caller's stages, on any batch (one at a time if the stage is serial).
+struct stage_body {
+    run_state& run;
+    const stage& work;
+    stage_meter& meter;
+
+    batch* operator()(batch* b) const {
+        handoff_acquire(&graph_setup_token);
+        const node_scope scope(run.sync, b);
+        run_stage(meter, run.input, *b, work.run);
+        return b;
+    }
+};
+
+// sequencer_node: a batch's place in input order, which the write node sees them in.
+struct input_order {
+    std::size_t operator()(batch* b) const { return static_cast<std::size_t>(b->index); }
+};
+
+// The last stage, serial, in input order: the caller's sink, then the row count, release-
+// behind and progress; then the batch goes back to the pool and the limiter lets another in.
+struct write_body {
+    run_state& run;
+    const batch_sink& sink;
+    stage_meter& meter;
+
+    flow::continue_msg operator()(batch* b) const {
+        handoff_acquire(&graph_setup_token);
+        const node_scope scope(run.sync, b, &run.rows_done);
+        run_stage(meter, run.input, *b, sink);
+        run.rows_done += b->rows;
+        run.in_flight_sum += run.in_flight.load();
+        if (run.rows_done - run.released_rows >= run.window_rows || run.rows_done == run.end_row) {
+            run.input.dont_need(run.released_rows, run.rows_done - run.released_rows);
+            run.released_rows = run.rows_done;
+        }
+        run.progress.update(run.rows_done);
+        --run.in_flight;
+        run.pool.give_back(b);
+        return flow::continue_msg();
+    }
+};
+
+// Builds the graph, source -> limiter -> read -> stages -> in_order -> write, with write
+// decrementing the limiter, and runs it until the source stops or a node throws.
+void run_graph(run_state& run, const std::vector<stage>& stages, const batch_sink& sink) {
+    flow::graph g;
+    flow::input_node<batch*> source(g, source_body{run});
+    flow::limiter_node<batch*> limiter(g, run.prefetch);
+    flow::function_node<batch*, batch*> read(g, flow::unlimited, read_body{run, run.meters.read()});
+    std::vector<std::unique_ptr<flow::function_node<batch*, batch*>>> stage_nodes;
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        stage_nodes.push_back(std::make_unique<flow::function_node<batch*, batch*>>(
+            g, stages[i].serial ? flow::serial : flow::unlimited, stage_body{run, stages[i], run.meters.of_stage(i)}));
+    }
+    flow::sequencer_node<batch*> in_order(g, input_order{});
+    flow::function_node<batch*, flow::continue_msg> write(g, flow::serial, write_body{run, sink, run.meters.write()});
+
+    flow::make_edge(source, limiter);
+    flow::make_edge(limiter, read);
+    flow::sender<batch*>* last = &read;
+    for (auto& node : stage_nodes) {
+        flow::make_edge(*last, *node);
+        last = node.get();
+    }
+    flow::make_edge(*last, in_order);
+    flow::make_edge(in_order, write);
+    flow::make_edge(write, limiter.decrementer());
+    handoff_release(&graph_setup_token);
+    source.activate();
+    try {
+        g.wait_for_all();
+    } catch (...) {
+        handoff_acquire(&run.sync.teardown);  // a cancelled graph is torn down too
+        throw;
+    }
+    handoff_acquire(&run.sync.teardown);
+}
+
 }  // namespace
 
 unsigned pipeline_threads(const pipeline_options& options) {
     return options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
 }
-
-namespace {
-
-std::uint64_t batches_for(std::uint64_t rows, std::uint64_t batch_rows) {
-    return rows / batch_rows + (rows % batch_rows != 0);
-}
-
-}  // namespace
 
 unsigned batches_in_flight(const pipeline_options& options, std::uint64_t rows) {
     const std::uint64_t batches = batches_for(rows, std::max<std::uint64_t>(1, options.batch_rows));
@@ -126,151 +356,28 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
         throw error(fmt::format("cannot start at row {}: the rows end at {}", options.first_row, end_row));
     }
     const unsigned threads = pipeline_threads(options);
-    const std::uint64_t rows = end_row - options.first_row;
-    const std::uint64_t batch_count = batches_for(rows, options.batch_rows);
-    const unsigned prefetch = batches_in_flight(options, rows);
-
-    // Every batch object that can exist at once: those past the limiter, plus the one the
-    // source may hold (without data) while the limiter is full.
-    std::vector<std::unique_ptr<batch>> pool;
-    tbb::concurrent_queue<batch*> free_batches;
-    for (unsigned i = 0; i < prefetch + 1; ++i) {
-        pool.push_back(std::make_unique<batch>());
-        free_batches.push(pool.back().get());
-    }
-
-    std::vector<std::unique_ptr<stage_meter>> meters;
-    auto add_meter = [&](std::string name, bool serial) {
-        meters.push_back(std::make_unique<stage_meter>());
-        meters.back()->name = std::move(name);
-        meters.back()->serial = serial;
-        meters.back()->trace = options.trace;
-        return meters.back().get();
-    };
-    stage_meter* read_meter = add_meter("read", false);
-    std::vector<stage_meter*> stage_meters;
-    for (const auto& s : stages) stage_meters.push_back(add_meter(s.name, s.serial));
-    stage_meter* sink_meter = add_meter("write", true);
-
-    const sample_desc row_sample{input.type(), input.row_shape()};
-    std::atomic<unsigned> in_flight{0}, max_in_flight{0};
-    std::uint64_t next_batch = 0;
-    std::uint64_t rows_done = options.first_row;
-    std::uint64_t released_rows = options.first_row;  // input rows given back to the kernel
-    std::uint64_t in_flight_sum = 0;  // summed at each sink call, for the mean
-    const std::uint64_t window_rows = std::max<std::uint64_t>(1, advice_window_bytes / std::max<std::uint64_t>(1, input.row_bytes()));
-    bool stopped = false;
-    progress_bar progress(end_row, input.row_bytes(), options.progress, options.first_row);
+    run_state run(input, stages, options, end_row);
     const auto start = clock::now();
 
-    graph_handoff sync;
     tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, threads);
     tbb::task_arena arena(static_cast<int>(threads));
-    arena.execute([&] {
-        flow::graph g;
-        // The source and the sink are serial nodes whose successive calls may run on different
-        // threads; their state is handed over like a batch.
-        flow::input_node<batch*> source(g, [&](tbb::flow_control& fc) -> batch* {
-            handoff_acquire(&graph_setup_token);
-            const node_scope scope(sync, nullptr, &next_batch);
-            if (next_batch == batch_count || (options.should_stop && options.should_stop())) {
-                stopped = next_batch != batch_count;
-                fc.stop();
-                return nullptr;
-            }
-            batch* b = nullptr;
-            if (!free_batches.try_pop(b)) throw error("internal: batch pool exhausted");
-            handoff_acquire(b);  // from the sink that freed it
-            b->index = next_batch++;
-            b->first_row = options.first_row + b->index * options.batch_rows;
-            b->rows = std::min<std::uint64_t>(options.batch_rows, end_row - b->first_row);
-            b->flagged_rows = 0;
-            // Entering a new window: ask the kernel to read the next one.
-            if (b->index == 0 || b->first_row / window_rows != (b->first_row - 1) / window_rows) {
-                input.will_need((b->first_row / window_rows + 1) * window_rows, window_rows);
-            }
-            handoff_release(b);
-            return b;
-        });
-        flow::limiter_node<batch*> limiter(g, prefetch);
-        flow::function_node<batch*, batch*> read(g, flow::unlimited, [&](batch* b) {
-            handoff_acquire(&graph_setup_token);
-            const node_scope scope(sync, b);
-            // Counted from here, past the limiter, until the sink lets it go.
-            const unsigned now = ++in_flight;
-            for (unsigned seen = max_in_flight; now > seen && !max_in_flight.compare_exchange_weak(seen, now);) {
-            }
-            run_stage(*read_meter, input, *b, [&](batch& x) {
-                x.data = input.read_rows(x.first_row, x.rows, x.input_buffer);
-                x.sample = row_sample;
-            });
-            return b;
-        });
-        std::vector<std::unique_ptr<flow::function_node<batch*, batch*>>> stage_nodes;
-        for (std::size_t i = 0; i < stages.size(); ++i) {
-            stage_nodes.push_back(std::make_unique<flow::function_node<batch*, batch*>>(
-                g, stages[i].serial ? flow::serial : flow::unlimited, [&, i](batch* b) {
-                    handoff_acquire(&graph_setup_token);
-                    const node_scope scope(sync, b);
-                    run_stage(*stage_meters[i], input, *b, stages[i].run);
-                    return b;
-                }));
-        }
-        flow::sequencer_node<batch*> in_order(g, [](batch* b) { return static_cast<std::size_t>(b->index); });
-        flow::function_node<batch*, flow::continue_msg> write(g, flow::serial, [&](batch* b) {
-            handoff_acquire(&graph_setup_token);
-            const node_scope scope(sync, b, &rows_done);
-            run_stage(*sink_meter, input, *b, sink);
-            rows_done += b->rows;
-            in_flight_sum += in_flight.load();
-            if (rows_done - released_rows >= window_rows || rows_done == end_row) {
-                input.dont_need(released_rows, rows_done - released_rows);
-                released_rows = rows_done;
-            }
-            progress.update(rows_done);
-            --in_flight;
-            handoff_release(b);  // to the source that takes it from the pool
-            free_batches.push(b);
-            return flow::continue_msg();
-        });
-
-        flow::make_edge(source, limiter);
-        flow::make_edge(limiter, read);
-        flow::sender<batch*>* last = &read;
-        for (auto& node : stage_nodes) {
-            flow::make_edge(*last, *node);
-            last = node.get();
-        }
-        flow::make_edge(*last, in_order);
-        flow::make_edge(in_order, write);
-        flow::make_edge(write, limiter.decrementer());
-        handoff_release(&graph_setup_token);
-        source.activate();
-        try {
-            g.wait_for_all();
-        } catch (...) {
-            handoff_acquire(&sync.teardown);  // a cancelled graph is torn down too
-            throw;
-        }
-        handoff_acquire(&sync.teardown);
-    });
-    progress.finish();
-    if (stopped) {
-        throw pipeline_stopped(fmt::format("interrupted after {} of {} rows", rows_done, end_row));
+    arena.execute([&] { run_graph(run, stages, sink); });
+    run.progress.finish();
+    if (run.stopped) {
+        throw pipeline_stopped(fmt::format("interrupted after {} of {} rows", run.rows_done, end_row));
     }
 
     pipeline_report report;
     report.first_row = options.first_row;
-    report.rows = rows_done - options.first_row;
-    report.batches = batch_count;
+    report.rows = run.rows_done - options.first_row;
+    report.batches = run.batch_count;
     report.seconds = std::chrono::duration<double>(clock::now() - start).count();
     report.threads = threads;
-    report.prefetch = prefetch;
-    report.max_in_flight = max_in_flight;
-    report.mean_in_flight = batch_count ? static_cast<double>(in_flight_sum) / static_cast<double>(batch_count) : 0;
-    for (const auto& m : meters) {
-        report.stages.push_back({m->name, static_cast<double>(m->busy_ns.load()) / 1e9, m->batches.load(), m->serial});
-    }
+    report.prefetch = run.prefetch;
+    report.max_in_flight = run.max_in_flight;
+    report.mean_in_flight =
+        run.batch_count ? static_cast<double>(run.in_flight_sum) / static_cast<double>(run.batch_count) : 0;
+    report.stages = run.meters.reports();
     return report;
 }
 

@@ -2,12 +2,13 @@
 // Streams a dataset through stages in batches on a oneTBB flow graph:
 //
 //   source (serial) -> limiter -> read -> stage... (parallel across batches)
-//          -> sequencer -> sink (serial, input order) -> back to the limiter
+//          -> sequencer -> write (serial, input order) -> back to the limiter
 //
-// At most `prefetch` batches are in flight, so memory is bounded whatever the dataset's
-// size; stages run on any batch as soon as it is read, and input order is restored only
-// before the sink, so one slow batch does not hold the others up. The source advises the
-// kernel to read ahead; the sink releases the input it has consumed.
+// write, the last stage, calls the caller's batch_sink. At most `prefetch` batches are in
+// flight, so memory is bounded whatever the dataset's size; stages run on any batch as soon
+// as it is read, and input order is restored only before write, so one slow batch does not
+// hold the others up. The source advises the kernel to read ahead; write releases the input
+// it has consumed.
 
 #include <cstdint>
 #include <functional>
