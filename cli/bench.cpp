@@ -22,6 +22,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "cli/commands.hpp"
+#include "cli/job_summary.hpp"
 #include "cli/launched_ranks.hpp"
 #include "npyflow/io/json_file.hpp"
 #include "npyflow/job/model.hpp"
@@ -154,9 +155,7 @@ int run_bench(const bench_options& o) {
     }
     for (const auto batch : o.batches) {
         for (const auto t_option : o.threads) {
-            const unsigned t = settle_threads(t_option, launched_ranks(), [](const std::string& text) {
-                fmt::print(stderr, "npyflow: warning: {}\n", text);
-            });
+            const unsigned t = settle_threads(t_option, launched_ranks(), print_warning);
             for (const auto k : o.prefetch) {
                 pipeline_options p;
                 p.batch_rows = batch;

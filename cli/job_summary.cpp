@@ -19,8 +19,11 @@ void print_observations(const job_report& report, const job_observers& observers
     if (observers.stats) {
         const std::string who = ranks.distributed() ? fmt::format("rank {} of {}:\n", ranks.rank(), ranks.size()) : "";
         fmt::print(stderr, "{}{}", who, format_stats(report.pipeline));
+        fmt::print(stderr, "{}", format_flush_stats(report));
     }
 }
+
+void print_warning(const std::string& text) { fmt::print(stderr, "npyflow: warning: {}\n", text); }
 
 std::string ranks_summary(rank_group& ranks, const pipeline_report& report) {
     const auto rows = ranks.gather(static_cast<double>(report.rows));
@@ -68,11 +71,11 @@ std::string format_stats(const pipeline_report& r) {
     return out;
 }
 
-std::string format_flush_stats(double flush_seconds, std::uint64_t early_windows, double wait_seconds) {
+std::string format_flush_stats(const job_report& report) {
     return fmt::format("flush: {:.3f} s after the pipeline; during it, {} window{} of {} MiB sent to disk early, {:.3f} s "
                        "waiting for the disk off the pipeline's threads\n",
-                       flush_seconds, early_windows, early_windows == 1 ? "" : "s",
-                       background_writeback::default_window >> 20, wait_seconds);
+                       report.flush_seconds, report.early_windows, report.early_windows == 1 ? "" : "s",
+                       background_writeback::default_window >> 20, report.writeback_wait_seconds);
 }
 
 }  // namespace npyflow::cli

@@ -11,8 +11,12 @@
 
 namespace npyflow::cli {
 
-// The trace file written and, with --stats, the per-stage table (per rank under MPI).
+// The trace file written and, with --stats, the per-stage table (per rank under MPI) and the
+// commit's figures.
 void print_observations(const job_report& report, const job_observers& observers, const rank_group& ranks);
+
+// "npyflow: warning: ..." on stderr: a job's warn callback.
+void print_warning(const std::string& text);
 
 // Under MPI, one line for the whole job, from every rank's report (a collective step):
 // rows, rows/s in total and per rank, and the slowest rank. Empty for one process.
@@ -29,6 +33,6 @@ std::string format_stats(const pipeline_report& report);
 
 // The line --stats prints once the output is committed: the flush after the pipeline, and
 // the writeback that went on during it.
-std::string format_flush_stats(double flush_seconds, std::uint64_t early_windows, double wait_seconds);
+std::string format_flush_stats(const job_report& report);
 
 }  // namespace npyflow::cli

@@ -33,7 +33,7 @@ int run_preprocess(preprocess_options& o) {
     auto& ranks = launched_ranks();
     const auto& stop = install_stop_handler();
     o.job.trace = o.observers.trace;
-    o.job.warn = [](const std::string& text) { fmt::print(stderr, "npyflow: warning: {}\n", text); };
+    o.job.warn = print_warning;
     preprocess_report report;
     try {
         report = run_preprocess_job(o.job, ranks, stop);
@@ -47,10 +47,6 @@ int run_preprocess(preprocess_options& o) {
         return 0;
     }
     print_observations(report.run, o.observers, ranks);
-    if (o.observers.stats) {
-        fmt::print(stderr, "{}",
-                   format_flush_stats(report.flush_seconds, report.early_windows, report.writeback_wait_seconds));
-    }
     const pipeline_report& run = report.run.pipeline;
     const auto out_type = name(report.output_sample.type);
     if (const auto whole_job = ranks_summary(ranks, run); !whole_job.empty()) {
@@ -70,7 +66,7 @@ int run_preprocess(preprocess_options& o) {
                    "batch {}, prefetch {}]\n",
                    resumed_text(run, report.rows), job.command == "concat" ? "joined" : "preprocessed", run.rows,
                    run.seconds, static_cast<double>(run.rows) / s, mb_in / s, mb_out / s,
-                   printable_path(report.written), out_type, format_shape(report.output_shape), report.flush_seconds,
+                   printable_path(report.written), out_type, format_shape(report.output_shape), report.run.flush_seconds,
                    static_cast<double>(peak_resident_bytes()) / 1e6, report.preprocess_text, threads_text(run.threads),
                    job.pipeline.batch_rows, run.prefetch);
     }

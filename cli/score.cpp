@@ -40,8 +40,6 @@ struct score_options {
     job_observers observers;
 };
 
-void print_warning(const std::string& text) { fmt::print(stderr, "npyflow: warning: {}\n", text); }
-
 // --dry-run: binds the weights and prints the model's summary; nothing runs, nothing is
 // written. With inputs, their samples are checked against the network's input too.
 int run_dry_run(const score_job& o) {
@@ -81,10 +79,6 @@ int run_score(score_options& o) {
         return 0;
     }
     print_observations(report.run, o.observers, ranks);
-    if (o.observers.stats) {
-        fmt::print(stderr, "{}",
-                   format_flush_stats(report.flush_seconds, report.early_windows, report.writeback_wait_seconds));
-    }
     if (report.non_finite > 0 && ranks.rank() == 0) {
         fmt::print(stderr,
                    "npyflow: warning: {} of {} rows had NaN or Inf in the network's input{}; all their outputs are "

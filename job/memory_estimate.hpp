@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-
 namespace npyflow {
 
 // MemAvailable, or the cgroup's limit less its usage when that is less; 0 when unknown.

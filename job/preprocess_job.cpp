@@ -62,11 +62,6 @@ preprocess_report run_preprocess_job(const preprocess_job& job, rank_group& rank
     }
     const auto sink = [&](const batch& b) { output.write(b); };
     report.run = run_job(input, {preprocess_stage(plan)}, sink, pipeline, stop, job.trace, output, ranks);
-    // The flush to disk is timed apart: the rows are written once the pipeline is done, and
-    // how long the disk then takes is the disk's figure, not the pipeline's.
-    report.flush_seconds = output.commit(pipeline.progress);
-    report.early_windows = output.early_windows();
-    report.writeback_wait_seconds = output.writeback_wait_seconds();
     return report;
 }
 

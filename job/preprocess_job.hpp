@@ -40,9 +40,6 @@ struct preprocess_report {
     sample_desc output_sample;
     std::vector<std::uint64_t> output_shape;
     std::filesystem::path written;
-    double flush_seconds = 0;
-    std::uint64_t early_windows = 0;
-    double writeback_wait_seconds = 0;
     std::string preprocess_text;
 };
 

@@ -62,6 +62,9 @@ job_report run_job(const dataset& input, const std::vector<stage>& stages, const
         recorder.write(report.trace_file);
         report.trace_events = recorder.events();
     }
+    report.flush_seconds = output.commit(options.progress);
+    report.early_windows = output.early_windows();
+    report.writeback_wait_seconds = output.writeback_wait_seconds();
     return report;
 }
 

@@ -27,13 +27,18 @@ struct job_report {
     pipeline_report pipeline;
     std::filesystem::path trace_file;  // written when asked for; empty otherwise
     std::uint64_t trace_events = 0;
+    // The commit: the flush to disk after the pipeline (the disk's figure, not the
+    // pipeline's), and the output windows the background writeback sent during it.
+    double flush_seconds = 0;
+    std::uint64_t early_windows = 0;
+    double writeback_wait_seconds = 0;
 };
 
-// Runs the pipeline over output.first_row() to output.end_row(). When the job fails or is
-// stopped, the output is abandoned (its finished rows kept) and the error says so; a rank
-// stopped because another failed throws stopped_by_another_rank. `trace`: a Chrome
-// trace-event file to write (empty: none; per rank under MPI: "t.json" becomes "t.rank<r>.json").
-// The output is not committed: the caller does, once it has what it needs from the sink.
+// Runs the pipeline over output.first_row() to output.end_row(), then commits the output (on
+// every rank: resumable_output::commit). When the job fails or is stopped, the output is
+// abandoned (its finished rows kept) and the error says so; a rank stopped because another
+// failed throws stopped_by_another_rank. `trace`: a Chrome trace-event file to write (empty:
+// none; per rank under MPI: "t.json" becomes "t.rank<r>.json").
 job_report run_job(const dataset& input, const std::vector<stage>& stages, const batch_sink& sink,
                    pipeline_options options, const std::atomic<bool>& stop, const std::filesystem::path& trace,
                    resumable_output& output, rank_group& ranks);

@@ -183,9 +183,6 @@ score_report run_score_job(const score_job& job, rank_group& ranks, const std::a
     };
     report.run = run_job(input, {preprocess_stage(plan), infer_stage(net, job.kind, ways.parallel)}, sink, pipeline,
                          stop, job.trace, output, ranks);
-    report.flush_seconds = output.commit(pipeline.progress);
-    report.early_windows = output.early_windows();
-    report.writeback_wait_seconds = output.writeback_wait_seconds();
     report.non_finite = sum(ranks.gather(static_cast<double>(non_finite)));
     if (accuracy) report.correct = sum(ranks.gather(static_cast<double>(accuracy->correct())));
     report.inference = ways.text;

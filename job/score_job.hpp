@@ -55,9 +55,6 @@ struct score_report {
     std::optional<std::uint64_t> first_non_finite;  // this rank's first such row, in this run
     std::uint64_t rows_before = 0;  // this rank's rows done by the runs it resumes
     std::string inference;  // "streams (auto: ...)"
-    double flush_seconds = 0;
-    std::uint64_t early_windows = 0;  // output windows sent to disk during the run
-    double writeback_wait_seconds = 0;
     std::string preprocess_text, network_text;  // plan and network, described
     double flops_per_sample = 0;
 };
