@@ -117,11 +117,14 @@ std::vector<float> model::predict(std::span<const float> data, const std::vector
 }
 
 std::vector<float> model::predict(const npy_array& rows) const {
-    std::vector<std::byte> native(rows.rows() * rows.row_bytes());
-    rows.copy_rows(0, rows.rows(), native);
     std::vector<std::uint64_t> shape(rows.header().shape.begin() + (rows.header().shape.empty() ? 0 : 1),
                                      rows.header().shape.end());
-    return predict(native, sample_desc{rows.header().type, shape});
+    const sample_desc sample{rows.header().type, shape};
+    // C order and little endian already: the rows in place; else converted once.
+    if (rows.header().is_native_layout()) return predict(rows.row_view(0, rows.rows()), sample);
+    std::vector<std::byte> native(rows.rows() * rows.row_bytes());
+    rows.copy_rows(0, rows.rows(), native);
+    return predict(native, sample);
 }
 
 std::vector<std::int64_t> model::classes(std::span<const float> outputs) const {

@@ -128,6 +128,28 @@ TEST_CASE("model: predict on samples in memory gives the scoring job's outputs",
     const auto predicted = m.predict(std::as_bytes(std::span(pixels)), {dtype::uint8, {28, 28}});
     REQUIRE(predicted.size() == 70 * 10);
 
+    // An array's rows: in place (the file is C order), or converted (the same values saved in
+    // Fortran order).
+    CHECK(m.predict(open_npy(dir / "images.npy")) == predicted);
+    {
+        const std::uint64_t n = 70;
+        std::string header = "{'descr': '|u1', 'fortran_order': True, 'shape': (70, 28, 28), }";
+        header.append(64 - (10 + header.size() + 1) % 64, ' ').push_back('\n');
+        std::string file = std::string("\x93NUMPY\x01\x00", 8);
+        file.push_back(static_cast<char>(header.size() & 0xff));
+        file.push_back(static_cast<char>(header.size() >> 8));
+        file += header;
+        for (std::uint64_t c = 0; c < 28; ++c) {  // Fortran order: the first axis varies fastest
+            for (std::uint64_t b = 0; b < 28; ++b) {
+                for (std::uint64_t a = 0; a < n; ++a) file.push_back(static_cast<char>(pixels[(a * 28 + b) * 28 + c]));
+            }
+        }
+        auto owner = std::make_shared<std::string>(file);
+        const npy_array fortran = parse_npy(std::as_bytes(std::span(*owner)), owner, "fortran.npy");
+        REQUIRE_FALSE(fortran.header().is_native_layout());
+        CHECK(m.predict(fortran) == predicted);
+    }
+
     score_job job;
     job.inputs = {dir / "images.npy"};
     job.output = dir / "scores.npy";
