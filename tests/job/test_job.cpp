@@ -16,6 +16,9 @@
 #include "npyflow/job/resumable_output.hpp"
 #include "npyflow/job/score_job.hpp"
 #include "tests/job/thread_ranks.hpp"
+#ifdef NPYFLOW_HAVE_MPI
+#include "npyflow/job/mpi_ranks.hpp"
+#endif
 #include "tests/test_support.hpp"
 
 using namespace npyflow;
@@ -56,6 +59,13 @@ TEST_CASE("ranks: every rank gets the lowest failing rank's error from agree", "
     });
     for (const auto& e : errors) CHECK(e == "rank 1: bad row on 1");
 }
+
+#ifdef NPYFLOW_HAVE_MPI
+TEST_CASE("ranks: mpi_ranks refuses an MPI the program has not initialised", "[job]") {
+    // The library never initialises MPI: the program must, before handing it a communicator.
+    CHECK_THROWS_WITH(mpi_ranks(MPI_COMM_WORLD), "mpi_ranks: MPI is not initialized (call MPI_Init_thread first)");
+}
+#endif
 
 TEST_CASE("ranks: shares are exact and contiguous, and gather is in rank order", "[job]") {
     std::vector<row_range> shares(3);
