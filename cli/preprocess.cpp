@@ -14,7 +14,7 @@
 #include "cli/job_options.hpp"
 #include "cli/job_summary.hpp"
 #include "cli/launched_ranks.hpp"
-#include "cli/peak_memory.hpp"
+#include "npyflow/job/peak_memory.hpp"
 #include "cli/stop_signal.hpp"
 #include "npyflow/io/file_identity.hpp"
 #include "npyflow/job/preprocess_job.hpp"

@@ -12,8 +12,7 @@
 #include "cli/job_options.hpp"
 #include "cli/job_summary.hpp"
 #include "cli/launched_ranks.hpp"
-#include "cli/model_summary.hpp"
-#include "cli/peak_memory.hpp"
+#include "npyflow/job/peak_memory.hpp"
 #include "cli/stop_signal.hpp"
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/file_identity.hpp"
@@ -21,6 +20,7 @@
 #include "npyflow/job/model.hpp"
 #include "npyflow/job/reference_check.hpp"
 #include "npyflow/job/score_job.hpp"
+#include "npyflow/nn/model_summary.hpp"
 #include "npyflow/nn/network.hpp"
 #include "npyflow/nn/param_binding.hpp"
 #include "npyflow/nn/weight_source.hpp"
@@ -52,9 +52,9 @@ int run_dry_run(const score_job& o) {
     }
     bound_model bound = bind_parameters(spec, weights, o.strict);
     for (const auto& w : bound.warnings) print_warning(w);
-    const bound_model shown = bound;  // the network takes the bound arrays
+    const model_summary summary(bound);  // before the network takes the bound arrays
     const network net(std::move(bound), 1);
-    fmt::print("{}", format_model_summary(shown, net));
+    fmt::print("{}", summary.text(net));
     fmt::print(stderr, "npyflow: dry run: {} binds to {} ({}){}; nothing was run\n", printable_path(o.model),
                weights.where(), weights.format_name(), o.inputs.empty() ? "" : ", and the inputs fit its input");
     return 0;

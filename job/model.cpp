@@ -1,6 +1,11 @@
 #include "npyflow/job/model.hpp"
 
 #include <algorithm>
+#include <atomic>
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +15,8 @@
 #include "npyflow/io/file_identity.hpp"
 #include "npyflow/io/json_file.hpp"
 #include "npyflow/job/output_head.hpp"
+#include "npyflow/job/run_job.hpp"
+#include "npyflow/nn/model_summary.hpp"
 #include "npyflow/nn/param_binding.hpp"
 #include "npyflow/ops/op_registry.hpp"
 
@@ -94,7 +101,9 @@ model::model(const std::filesystem::path& spec, const std::filesystem::path& wei
     spec_ = read_model_spec(spec, source);
     bound_model bound = bind_parameters(spec_, source, options.strict);
     warnings_ = bound.warnings;
+    const model_summary summary(bound);
     net_ = std::make_unique<network>(std::move(bound), std::max(1, options.threads));
+    summary_ = summary.text(*net_);
 }
 
 std::vector<float> model::predict(std::span<const std::byte> data, const sample_desc& sample) const {
@@ -110,6 +119,52 @@ std::vector<float> model::predict(std::span<const std::byte> data, const sample_
     std::vector<float> out(rows * net_->output_values());
     net_->run({reinterpret_cast<const float*>(in.data()), rows * net_->input_values()}, rows, out);
     return out;
+}
+
+void model::predict_into(std::span<const std::byte> data, const sample_desc& sample, std::span<std::byte> dst,
+                         const predict_options& options) const {
+    const std::uint64_t bytes = sample.bytes();
+    if (bytes == 0 || data.size() % bytes != 0) {
+        throw error(fmt::format("predict: {} bytes are not a whole number of samples of {}", data.size(),
+                                sample.to_string()));
+    }
+    if (options.batch_rows == 0) throw error("predict: batch must be at least 1");
+    const std::uint64_t rows = data.size() / bytes;
+    const auto& out_shape = net_->output_shape();
+    const std::uint64_t classes = out_shape.empty() ? 1 : out_shape.back();
+    const std::uint64_t out_row_bytes = net_->output_values() / (options.output == output_kind::argmax ? classes : 1) *
+                                        itemsize(output_dtype(options.output));
+    if (dst.size() != rows * out_row_bytes) {
+        throw error(fmt::format("predict: the output holds {} bytes; {} rows of {} need {}", dst.size(), rows,
+                                name(options.output), rows * out_row_bytes));
+    }
+    const preprocess_plan plan = network_input_plan(spec_, sample, rows, where_);
+    const std::uint64_t batches = (rows + options.batch_rows - 1) / options.batch_rows;
+    const auto run_batch = [&](std::uint64_t i) {
+        const std::uint64_t first = i * options.batch_rows;
+        const std::uint64_t n = std::min(options.batch_rows, rows - first);
+        preprocess_plan::scratch scratch;
+        const auto in = plan.run(data.subspan(first * bytes, n * bytes), n, scratch);
+        std::vector<float> out(n * net_->output_values());
+        net_->run({reinterpret_cast<const float*>(in.data()), n * net_->input_values()}, n, out, first);
+        std::vector<std::byte> head;
+        apply_output_head(out, classes, options.output, net_->last_layer(), head);
+        std::copy(head.begin(), head.end(), dst.begin() + static_cast<std::ptrdiff_t>(first * out_row_bytes));
+    };
+    std::atomic<bool> stopped{false};
+    tbb::task_arena arena(static_cast<int>(std::max(1u, options.threads)));
+    arena.execute([&] {
+        tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, batches, 1), [&](const auto& range) {
+            for (std::uint64_t i = range.begin(); i != range.end(); ++i) {
+                if (options.stop && options.stop->load()) {
+                    stopped = true;
+                    return;
+                }
+                run_batch(i);
+            }
+        });
+    });
+    if (stopped) throw job_stopped("predict was stopped; its outputs are incomplete");
 }
 
 std::vector<float> model::predict(std::span<const float> data, const std::vector<std::uint64_t>& sample_shape) const {

@@ -7,6 +7,7 @@
 //   npyflow::model m("spec.json", "weights.pth");
 //   std::vector<float> logits = m.predict(std::span<const float>(x), {1, 28, 28});
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -16,12 +17,24 @@
 
 #include "npyflow/io/dtype.hpp"
 #include "npyflow/io/npy_array.hpp"
+#include "npyflow/job/output_head.hpp"
 #include "npyflow/nn/model_spec.hpp"
 #include "npyflow/nn/network.hpp"
 #include "npyflow/nn/weight_source.hpp"
 #include "npyflow/ops/preprocess_plan.hpp"
 
 namespace npyflow {
+
+// How model::predict_into runs: the output head, and the batches it splits the rows into,
+// run `threads` at a time, each on one thread (as the CLI's per-thread streams: the same bits
+// for any batch size and thread count).
+struct predict_options {
+    output_kind output = output_kind::logits;
+    std::uint64_t batch_rows = 1024;  // rows preprocessed and run at once by one thread
+    unsigned threads = 1;
+    // Checked between batches: when set, predict_into throws job_stopped.
+    const std::atomic<bool>* stop = nullptr;
+};
 
 struct model_options {
     std::string weights_key;  // which dict of a checkpoint holds the weights ("": found by itself)
@@ -60,6 +73,16 @@ public:
     // Every row of an array (an .npy opened or parsed: io/npy_array.hpp).
     std::vector<float> predict(const npy_array& rows) const;
 
+    // `data`'s samples through the spec's preprocess ops, the network and the output head,
+    // into dst: output_file_shape(rows, output_shape(), options.output) values of
+    // output_dtype(options.output) (float32, or int64 classes). Memory beyond dst is a few
+    // batches' worth, whatever the rows.
+    void predict_into(std::span<const std::byte> data, const sample_desc& sample, std::span<std::byte> dst,
+                      const predict_options& options) const;
+
+    // The layers, their shapes and arrays, and the totals (score --dry-run's table).
+    const std::string& summary() const { return summary_; }
+
     // The predicted class of each output vector (the first largest, as numpy's argmax; -1
     // where an output is NaN): outputs from predict().
     std::vector<std::int64_t> classes(std::span<const float> outputs) const;
@@ -69,6 +92,7 @@ private:
     std::unique_ptr<network> net_;
     std::vector<std::string> warnings_;
     std::string where_;
+    std::string summary_;
 };
 
 }  // namespace npyflow

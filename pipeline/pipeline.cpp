@@ -13,6 +13,7 @@
 #include <oneapi/tbb/task_arena.h>
 
 #include "npyflow/io/error.hpp"
+#include "npyflow/pipeline/batch_order.hpp"
 #include "npyflow/pipeline/handoff.hpp"
 #include "npyflow/pipeline/progress_bar.hpp"
 
@@ -151,6 +152,8 @@ struct run_state {
           released_rows(opts.first_row),
           progress(end, in.row_bytes(), opts.progress, opts.first_row) {}
 
+    bool shuffled() const { return !options.batch_order.empty(); }
+
     const dataset& input;
     const pipeline_options& options;
     const std::uint64_t end_row;      // options.end_row clipped to the dataset
@@ -222,12 +225,16 @@ struct source_body {
         }
         batch* b = run.pool.take();
         b->index = run.next_batch++;
-        b->first_row = options.first_row + b->index * options.batch_rows;
+        const std::uint64_t number = run.shuffled() ? options.batch_order[b->index] : b->index;
+        b->first_row = options.first_row + number * options.batch_rows;
         b->rows = std::min<std::uint64_t>(options.batch_rows, run.end_row - b->first_row);
         b->flagged_rows = 0;
-        // Entering a new window: ask the kernel to read the next one.
-        const std::uint64_t window = run.window_rows;
-        if (b->index == 0 || b->first_row / window != (b->first_row - 1) / window) {
+        if (run.shuffled()) {
+            // No window ahead to read: the batch's own rows.
+            run.input.will_need(b->first_row, b->rows);
+        } else if (const std::uint64_t window = run.window_rows;
+                   b->index == 0 || b->first_row / window != (b->first_row - 1) / window) {
+            // Entering a new window: ask the kernel to read the next one.
             run.input.will_need((b->first_row / window + 1) * window, window);
         }
         handoff_release(b);
@@ -287,7 +294,10 @@ struct write_body {
         run_stage(meter, run.input, *b, sink);
         run.rows_done += b->rows;
         run.in_flight_sum += run.in_flight.load();
-        if (run.rows_done - run.released_rows >= run.window_rows || run.rows_done == run.end_row) {
+        if (run.shuffled()) {
+            // Rows done are not one range: each batch's rows are given back as it leaves.
+            run.input.dont_need(b->first_row, b->rows);
+        } else if (run.rows_done - run.released_rows >= run.window_rows || run.rows_done == run.end_row) {
             run.input.dont_need(run.released_rows, run.rows_done - run.released_rows);
             run.released_rows = run.rows_done;
         }
@@ -354,6 +364,9 @@ pipeline_report run_pipeline(const dataset& input, const std::vector<stage>& sta
     const std::uint64_t end_row = std::min(options.end_row, input.rows());
     if (options.first_row > end_row) {
         throw error(fmt::format("cannot start at row {}: the rows end at {}", options.first_row, end_row));
+    }
+    if (!options.batch_order.empty()) {
+        check_batch_order(options.batch_order, batches_for(end_row - options.first_row, options.batch_rows));
     }
     const unsigned threads = pipeline_threads(options);
     run_state run(input, stages, options, end_row);

@@ -3,9 +3,9 @@
 
 #include <cstdint>
 
-namespace npyflow::cli {
+namespace npyflow {
 
 // Peak resident set size in bytes; 0 where /proc is not available.
 std::uint64_t peak_resident_bytes();
 
-}  // namespace npyflow::cli
+}  // namespace npyflow

@@ -1,9 +1,9 @@
-#include "cli/peak_memory.hpp"
+#include "npyflow/job/peak_memory.hpp"
 
 #include <fstream>
 #include <string>
 
-namespace npyflow::cli {
+namespace npyflow {
 
 std::uint64_t peak_resident_bytes() {
     std::ifstream status("/proc/self/status");
@@ -13,4 +13,4 @@ std::uint64_t peak_resident_bytes() {
     return 0;
 }
 
-}  // namespace npyflow::cli
+}  // namespace npyflow

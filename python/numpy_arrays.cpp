@@ -1,0 +1,63 @@
+#include "numpy_arrays.hpp"
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include "npyflow/io/error.hpp"
+
+namespace npyflow::python {
+
+py::dtype numpy_dtype(dtype type, byte_order order) { return py::dtype(descr_string(type, order)); }
+
+py::array numpy_view(const npy_array& array) {
+    const npy_header& h = array.header();
+    const auto item = static_cast<py::ssize_t>(itemsize(h.type));
+    std::vector<py::ssize_t> shape(h.shape.begin(), h.shape.end()), strides(h.shape.size());
+    py::ssize_t step = item;
+    for (std::size_t k = 0; k < shape.size(); ++k) {
+        const std::size_t axis = h.fortran_order ? k : shape.size() - 1 - k;
+        strides[axis] = step;
+        step *= std::max<py::ssize_t>(shape[axis], 1);
+    }
+    // The owner stays alive as long as the numpy array: a capsule holds a copy of the array.
+    auto* keep = new npy_array(array);
+    const py::capsule owner(keep, [](void* p) { delete static_cast<npy_array*>(p); });
+    py::array view(numpy_dtype(h.type, h.order), shape, strides, array.raw_data().data(), owner);
+    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return view;
+}
+
+py::array numpy_owning(std::vector<std::byte>&& bytes, dtype type, const std::vector<std::uint64_t>& shape) {
+    auto* keep = new std::vector<std::byte>(std::move(bytes));
+    const py::capsule owner(keep, [](void* p) { delete static_cast<std::vector<std::byte>*>(p); });
+    const std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+    return py::array(numpy_dtype(type), dims, keep->data(), owner);
+}
+
+std::span<const std::byte> numpy_rows::bytes() const {
+    return {static_cast<const std::byte*>(array.data()), static_cast<std::size_t>(array.nbytes())};
+}
+
+numpy_rows rows_of(const py::object& rows, const char* what) {
+    py::array a = py::array::ensure(rows);
+    if (!a) throw error(fmt::format("{}: expected a numpy array of rows", what));
+    const std::string numpy_name = py::str(a.dtype().attr("name"));
+    const auto type = dtype_from_name(numpy_name);
+    if (!type) {
+        throw error(fmt::format("{}: numpy dtype {} is not one npyflow reads (bool, int8 to int64, uint8 to uint64, "
+                                "float16, float32, float64)",
+                                what, numpy_name));
+    }
+    if (a.ndim() == 0) throw error(fmt::format("{}: a 0-d array holds no rows; rows are the first axis", what));
+    // Native byte order, C order: what the preprocess plan reads. A view when it already is.
+    if (a.dtype().attr("byteorder").cast<std::string>() == ">") {
+        a = a.attr("astype")(a.dtype().attr("newbyteorder")("="));
+    }
+    a = py::array::ensure(a, py::array::c_style);
+    numpy_rows out{a, {*type, {}}, static_cast<std::uint64_t>(a.shape(0))};
+    for (py::ssize_t k = 1; k < a.ndim(); ++k) out.sample.shape.push_back(static_cast<std::uint64_t>(a.shape(k)));
+    return out;
+}
+
+}  // namespace npyflow::python
