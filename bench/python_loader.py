@@ -28,7 +28,8 @@ A pass is timed from making the loader to the end of the loop (DataLoader worker
 are shut down, in every pass: persistent_workers=False). CPU seconds are this process's
 (all its threads) plus its exited children's (the DataLoader workers, which are checked to
 have exited), from resource.getrusage, read 0.2 s after the pass so that threads still
-spinning at its end are charged to it.
+spinning at its end are charged to it. Other processes' CPU time during each pass (/proc/stat
+less ours) is recorded too: a busy machine shows there.
 
 usage: python_loader.py [--rows N] [--batch B] [--threads T] [--trials K] [--consumer sum|mlp|sum,mlp]
                         [--json OUT] [--plot OUT.png]
@@ -246,12 +247,13 @@ def measure(path, rows, args, consumer):
 def print_table(consumer, rows, args, results):
     print(f"\nconsumer {consumer}: {rows} rows, batch {args.batch}, medians of {args.trials} trials (spread min-max)")
     print(f"{'contender':<32} {'rows/s':>10} {'spread':>19} {'CPU s':>7} {'CPU s/1M rows':>13} "
-          f"{'npyflow/x rows/s':>16} {'npyflow/x CPU':>13}")
+          f"{'npyflow/x rows/s':>16} {'npyflow/x CPU':>13} {'others CPU s':>12}")
     for name, r in results.items():
         spread = f"{r['rows_per_s_min']:,.0f}-{r['rows_per_s_max']:,.0f}"
         print(f"{name:<32} {r['rows_per_s']:>10,.0f} {spread:>19} {r['cpu_s_median']:>7.2f} "
               f"{r['cpu_s_per_M_rows']:>13.2f} {r['npyflow_over_rows_per_s']:>15.2f}x "
-              f"{r['npyflow_over_cpu_per_row']:>12.2f}x")
+              f"{r['npyflow_over_cpu_per_row']:>12.2f}x {max(r['others_cpu_s']):>12.2f}")
+    print("(others CPU s: the most that other processes on the machine used during one of its passes)")
 
 
 def plot(report, out):
