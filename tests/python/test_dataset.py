@@ -158,3 +158,28 @@ def test_errors_name_what_is_wrong(rows_file, tmp_path):
         npyflow.Dataset(rows_file, labels=tmp_path / "y.npy")
     with pytest.raises(npyflow.Error, match="expected a path or a list of paths"):
         npyflow.Dataset(42)
+
+
+def test_memory_stays_bounded_on_a_file_larger_than_what_is_held(tmp_path):
+    """A 600 MB file read whole by a pass: the pipeline's batches and the input pages read
+    ahead and released behind, never the file."""
+    rows = 600_000
+    path = tmp_path / "big.npy"
+    header = np.lib.format
+    with open(path, "wb") as f:
+        header.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": (rows, 1000)})
+        chunk = np.arange(1000, dtype=np.uint8)[None, :].repeat(10_000, axis=0)
+        for _ in range(rows // 10_000):
+            f.write(chunk.tobytes())
+
+    def rss():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+    before, peak, total = rss(), 0, 0
+    for x in npyflow.Dataset(path, batch=1000, prefetch=2, threads=2):
+        total += len(x)
+        peak = max(peak, rss())
+    assert total == rows
+    # 2 batches in the pipeline and 2 ready (1 MB each), two 64 MB read-ahead windows.
+    assert peak - before < 250e6, f"RSS grew {(peak - before) / 1e6:.0f} MB reading a 600 MB file"
