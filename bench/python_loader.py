@@ -29,7 +29,8 @@ are shut down, in every pass: persistent_workers=False). CPU seconds are this pr
 (all its threads) plus its exited children's (the DataLoader workers, which are checked to
 have exited), from resource.getrusage, read 0.2 s after the pass so that threads still
 spinning at its end are charged to it. Other processes' CPU time during each pass (/proc/stat
-less ours) is recorded too: a busy machine shows there.
+less ours) is recorded too: each pass waits for a quiet machine (others under 5% of a core for
+a second) and is run again, up to 3 more times, when others used over 10% of a core during it.
 
 usage: python_loader.py [--rows N] [--batch B] [--threads T] [--trials K] [--consumer sum|mlp|sum,mlp]
                         [--json OUT] [--plot OUT.png]
@@ -58,6 +59,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "..", "examples", "fashion_mnist", "cnn.json")
 MEAN, STD = 0.2860, 0.3530  # the spec's normalize op
 SETTLE_S = 0.2  # after a pass, before reading its CPU time
+NOISY = 0.1  # a pass during which other processes used more than this share of a core is run again,
+TRIES = 4    # at most this many times in all
 WORKERS = (0, 1, 2)
 
 
@@ -160,6 +163,29 @@ def timed_pass(make_batches, path, consume):
     return wall, cpu, rows, checksum, max(0.0, machine_busy_seconds() - busy_before - cpu)
 
 
+def wait_for_quiet(limit_s=120.0):
+    """Waits (at most limit_s) until other processes have used under 5% of a core for a second."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        if machine_busy_seconds() - before < 0.05:
+            break
+    return time.perf_counter() - start
+
+
+def quiet_pass(make_batches, path, consume):
+    """timed_pass on a quiet machine: run again when others used more than NOISY of a core during it.
+    Returns timed_pass's figures and the tries it took."""
+    for tries in range(1, TRIES + 1):
+        wait_for_quiet()
+        figures = timed_pass(make_batches, path, consume)
+        wall, other = figures[0], figures[-1]
+        if other <= NOISY * (wall + SETTLE_S):
+            break
+    return figures + (tries,)
+
+
 def check_same_batches(tmp, batch, threads):
     """npyflow's batches equal every DataLoader's within 1e-6: the contenders do the same work."""
     rows = 3 * batch + batch // 3 + 1  # a short last batch too
@@ -217,22 +243,25 @@ def measure(path, rows, args, consumer):
     walls = {name: [] for name in named}
     cpus = {name: [] for name in named}
     others = {name: [] for name in named}
+    tries = {name: [] for name in named}
     expected = None  # npyflow's checksum, the first contender's
     for trial in range(args.trials):
         for name, make_batches in named.items():
-            wall, cpu, seen, checksum, other = timed_pass(make_batches, path, consume)
+            wall, cpu, seen, checksum, other, took = quiet_pass(make_batches, path, consume)
             assert seen == rows, f"{name}: {seen} rows, expected {rows}"
             expected = checksum if expected is None else expected
             assert math.isclose(checksum, expected, rel_tol=1e-5), f"{name}: checksum {checksum}, npyflow {expected}"
             walls[name].append(wall)
             cpus[name].append(cpu)
             others[name].append(other)
+            tries[name].append(took)
         print(f"{consumer}, trial {trial + 1}: " + ", ".join(f"{n} {walls[n][-1]:.2f} s" for n in named), flush=True)
 
     results = {}
     for name in named:
         rates = [rows / w for w in walls[name]]
         results[name] = {"wall_s": walls[name], "cpu_s": cpus[name], "others_cpu_s": others[name],
+                         "tries": tries[name],
                          "rows_per_s": statistics.median(rates),
                          "rows_per_s_min": min(rates), "rows_per_s_max": max(rates),
                          "cpu_s_median": statistics.median(cpus[name]),
