@@ -282,7 +282,9 @@ def print_table(consumer, rows, args, results):
         print(f"{name:<32} {r['rows_per_s']:>10,.0f} {spread:>19} {r['cpu_s_median']:>7.2f} "
               f"{r['cpu_s_per_M_rows']:>13.2f} {r['npyflow_over_rows_per_s']:>15.2f}x "
               f"{r['npyflow_over_cpu_per_row']:>12.2f}x {max(r['others_cpu_s']):>12.2f}")
-    print("(others CPU s: the most that other processes on the machine used during one of its passes)")
+    reruns = sum(t - 1 for r in results.values() for t in r["tries"])
+    print(f"(others CPU s: the most other processes used during one of its passes; {reruns} passes were run "
+          "again for others' load)")
 
 
 def plot(report, out):

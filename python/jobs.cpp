@@ -23,6 +23,29 @@
 namespace npyflow::python {
 namespace {
 
+// Warnings arrive on the job's thread; Python hears them once the job has ended.
+class warnings_box {
+public:
+    std::function<void(const std::string&)> sink() {
+        return [this](const std::string& w) {
+            const std::lock_guard lock(mutex_);
+            all_.push_back(w);
+        };
+    }
+    py::list emit() {
+        py::list out;
+        for (const auto& w : all_) {
+            warn(w);
+            out.append(w);
+        }
+        return out;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::string> all_;
+};
+
 // What the pipeline's options and the output's are made of in both jobs.
 struct common_args {
     std::int64_t batch = 1024;
@@ -45,29 +68,15 @@ struct common_args {
         }
         return {resume, checkpoint_every, false};
     }
-};
-
-// Warnings arrive on the job's thread; Python hears them once the job has ended.
-class warnings_box {
-public:
-    std::function<void(const std::string&)> sink() {
-        return [this](const std::string& w) {
-            const std::lock_guard lock(mutex_);
-            all_.push_back(w);
-        };
+    // Into either job: its pipeline, output, memory limit, trace, and where its warnings go.
+    template <typename Job>
+    void apply_to(Job& job, warnings_box& warnings) const {
+        job.pipeline = pipeline();
+        job.output_to = output();
+        job.max_memory = count_of(max_memory, "max_memory", 0, 1);
+        if (!trace.is_none()) job.trace = path_of(trace, "trace");
+        job.warn = warnings.sink();
     }
-    py::list emit() {
-        py::list out;
-        for (const auto& w : all_) {
-            warn(w);
-            out.append(w);
-        }
-        return out;
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<std::string> all_;
 };
 
 py::tuple shape_tuple(const std::vector<std::uint64_t>& shape) {
@@ -96,7 +105,7 @@ py::dict run_figures(bool already_complete, const job_report& run, std::uint64_t
 }
 
 py::dict score(const py::object& inputs, const py::object& output, const py::object& model, const py::object& weights,
-               bool resume, const std::string& output_kind, const py::object& labels,
+               const std::string& output_kind, const py::object& labels,
                const std::optional<std::string>& weights_key, bool strict, const std::string& inference,
                const common_args& args) {
     score_job job;
@@ -114,14 +123,8 @@ py::dict score(const py::object& inputs, const py::object& output, const py::obj
                     : inference == "streams" ? inference_mode::streams
                                              : inference_mode::auto_;
     job.strict = strict;
-    common_args with_resume = args;
-    with_resume.resume = resume;
-    job.pipeline = with_resume.pipeline();
-    job.output_to = with_resume.output();
-    job.max_memory = count_of(args.max_memory, "max_memory", 0, 1);
-    if (!args.trace.is_none()) job.trace = path_of(args.trace, "trace");
     warnings_box warnings;
-    job.warn = warnings.sink();
+    args.apply_to(job, warnings);
 
     const score_report r = run_interruptibly([&](const std::atomic<bool>& stop) {
         one_process alone;
@@ -141,20 +144,14 @@ py::dict score(const py::object& inputs, const py::object& output, const py::obj
     return d;
 }
 
-py::dict preprocess(const py::object& inputs, const py::object& output, const py::object& spec, bool resume,
+py::dict preprocess(const py::object& inputs, const py::object& output, const py::object& spec,
                     const common_args& args) {
     preprocess_job job;
     job.inputs = paths_of(inputs, "inputs");
     job.output = path_of(output, "output");
     if (!spec.is_none()) job.spec = path_of(spec, "spec");
-    common_args with_resume = args;
-    with_resume.resume = resume;
-    job.pipeline = with_resume.pipeline();
-    job.output_to = with_resume.output();
-    job.max_memory = count_of(args.max_memory, "max_memory", 0, 1);
-    if (!args.trace.is_none()) job.trace = path_of(args.trace, "trace");
     warnings_box warnings;
-    job.warn = warnings.sink();
+    args.apply_to(job, warnings);
 
     const preprocess_report r = run_interruptibly([&](const std::atomic<bool>& stop) {
         one_process alone;
@@ -169,10 +166,10 @@ py::dict preprocess(const py::object& inputs, const py::object& output, const py
 }  // namespace
 
 void bind_jobs(py::module_& m) {
-    const auto common = [](std::int64_t batch, std::optional<std::int64_t> threads, std::optional<std::int64_t> prefetch,
-                           std::optional<std::int64_t> max_memory, double checkpoint_every, bool progress,
-                           py::object trace) {
-        return common_args{batch, threads, prefetch, max_memory, checkpoint_every, false, progress, std::move(trace)};
+    const auto common = [](bool resume, std::int64_t batch, std::optional<std::int64_t> threads,
+                           std::optional<std::int64_t> prefetch, std::optional<std::int64_t> max_memory,
+                           double checkpoint_every, bool progress, py::object trace) {
+        return common_args{batch, threads, prefetch, max_memory, checkpoint_every, resume, progress, std::move(trace)};
     };
     m.def(
         "score",
@@ -181,8 +178,8 @@ void bind_jobs(py::module_& m) {
                  const std::optional<std::string>& weights_key, bool strict, const std::string& inference,
                  std::int64_t batch, std::optional<std::int64_t> threads, std::optional<std::int64_t> prefetch,
                  std::optional<std::int64_t> max_memory, double checkpoint_every, bool progress, py::object trace) {
-            return score(inputs, output, model, weights, resume, output_kind, labels, weights_key, strict, inference,
-                         common(batch, threads, prefetch, max_memory, checkpoint_every, progress, std::move(trace)));
+            return score(inputs, output, model, weights, output_kind, labels, weights_key, strict, inference,
+                         common(resume, batch, threads, prefetch, max_memory, checkpoint_every, progress, std::move(trace)));
         },
         py::arg("inputs"), py::arg("output"), py::arg("model"), py::arg("weights"), py::arg("resume") = false,
         py::kw_only(), py::arg("output_kind") = "logits", py::arg("labels") = py::none(),
@@ -199,8 +196,8 @@ A stopped or failed job keeps its rows; resume=True finishes it. Ctrl-C stops it
         [common](const py::object& inputs, const py::object& output, const py::object& spec, bool resume,
                  std::int64_t batch, std::optional<std::int64_t> threads, std::optional<std::int64_t> prefetch,
                  std::optional<std::int64_t> max_memory, double checkpoint_every, bool progress, py::object trace) {
-            return preprocess(inputs, output, spec, resume,
-                              common(batch, threads, prefetch, max_memory, checkpoint_every, progress, std::move(trace)));
+            return preprocess(inputs, output, spec,
+                              common(resume, batch, threads, prefetch, max_memory, checkpoint_every, progress, std::move(trace)));
         },
         py::arg("inputs"), py::arg("output"), py::arg("spec") = py::none(), py::arg("resume") = false, py::kw_only(),
         py::arg("batch") = 1024, py::arg("threads") = py::none(), py::arg("prefetch") = py::none(),
