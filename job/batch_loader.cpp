@@ -14,6 +14,7 @@
 #include "npyflow/io/file_identity.hpp"
 #include "npyflow/io/json_file.hpp"
 #include "npyflow/io/npy_header.hpp"
+#include "npyflow/io/row_range.hpp"
 #include "npyflow/io/small_file.hpp"
 #include "npyflow/job/rank_group.hpp"
 #include "npyflow/job/stages.hpp"
@@ -152,13 +153,10 @@ batch_loader::batch_loader(const batch_loader_options& options) : options_(optio
         throw error(fmt::format("start {} is past the {} rows ({})", options.start, end,
                                 options.stop < input_->rows() ? "stop" : "the dataset's"));
     }
-    const std::uint64_t all = end - options.start;
-    const auto at = [&](int r) {
-        return options.start + static_cast<std::uint64_t>(static_cast<unsigned __int128>(all) *
-                                                          static_cast<unsigned>(r) / static_cast<unsigned>(options.ranks));
-    };
-    first_ = at(options.rank);
-    rows_ = at(options.rank + 1) - first_;
+    const row_range share = share_of_rows(static_cast<std::uint64_t>(options.rank),
+                                          static_cast<std::uint64_t>(options.ranks), end - options.start);
+    first_ = options.start + share.begin;
+    rows_ = share.rows();
     if (options.drop_last) rows_ -= rows_ % options.batch_rows;
 
     if (!options.labels.empty()) {

@@ -7,11 +7,7 @@
 namespace npyflow {
 
 row_range rank_group::share_of(int r, std::uint64_t rows) const {
-    // r * N / P without computing r * N, which can overflow: with N = q * P + m,
-    // r * N / P = r * q + r * m / P, and r * m < P * P.
-    const auto p = static_cast<std::uint64_t>(size());
-    const auto start = [&](std::uint64_t k) { return k * (rows / p) + k * (rows % p) / p; };
-    return {start(static_cast<std::uint64_t>(r)), start(static_cast<std::uint64_t>(r) + 1)};
+    return share_of_rows(static_cast<std::uint64_t>(r), static_cast<std::uint64_t>(size()), rows);
 }
 
 void rank_group::agree(const std::function<void()>& step) {

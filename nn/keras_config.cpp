@@ -482,7 +482,9 @@ private:
                  {{"type", "embedding"}, {"input_dim", need(l, "input_dim")}, {"output_dim", need(l, "output_dim")}});
             rank_of_[l.name] = in_rank + 1;
         } else if (k == "LSTM" || k == "GRU") {
-            recurrent(l);
+            recurrent(l, false);
+        } else if (k == "Bidirectional") {
+            bidirectional(l);
         } else if (k == "Activation") {
             const std::string type = activation_type(l, c.value("activation", json("linear")), "activation");
             if (type.empty()) {
@@ -544,7 +546,27 @@ private:
         }
     }
 
-    void recurrent(const keras_layer& l) {
+    // Bidirectional(LSTM(...)) or (GRU(...)): one npyflow layer, named as the wrapper, whose
+    // scope holds both directions' arrays ("forward_lstm/...", "backward_lstm/...").
+    void bidirectional(const keras_layer& l) {
+        const json& c = l.config;
+        if (const json* m = present(c, "merge_mode"); m && *m != "concat") {
+            fail(l, fmt::format("has merge_mode {}; npyflow concatenates the two directions (\"concat\")", m->dump()));
+        }
+        if (present(c, "backward_layer")) fail(l, "has a backward_layer of its own; npyflow runs the wrapped layer both ways");
+        const json* inner = present(c, "layer");
+        const std::string inner_class = inner && inner->is_object() ? inner->value("class_name", "") : "";
+        if (inner_class != "LSTM" && inner_class != "GRU") {
+            fail(l, fmt::format("wraps {}; npyflow's bidirectional layers are LSTM and GRU",
+                                inner_class.empty() ? "no layer it can read" : "a " + inner_class));
+        }
+        keras_layer wrapped = l;
+        wrapped.class_name = inner_class;
+        wrapped.config = inner->value("config", json::object());
+        recurrent(wrapped, true);
+    }
+
+    void recurrent(const keras_layer& l, bool both_ways) {
         const json& c = l.config;
         for (const auto& [key, want] :
              {std::pair{"activation", "tanh"}, std::pair{"recurrent_activation", "sigmoid"}}) {
@@ -568,6 +590,7 @@ private:
                {"use_bias", flag(c, "use_bias", true)}};
         // Keras before 2.1 had no reset_after: its GRU was the reset-before cell.
         if (l.class_name == "GRU") j["reset_after"] = flag(c, "reset_after", false);
+        if (both_ways) j["bidirectional"] = true;
         emit(l, j);
         rank_of_[l.name] = sequences ? 3 : 2;
     }

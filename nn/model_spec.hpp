@@ -83,6 +83,10 @@ struct layer_spec {
     std::uint64_t num_layers = 1;
     bool bidirectional = false;
     bool return_sequences = true;
+    // Without return_sequences, a bidirectional layer's last output: PyTorch's output[:, -1, :]
+    // (both directions at step T-1), or Keras's Bidirectional (the forward direction at step
+    // T-1, the backward one at step 0, where it has read the whole sequence).
+    bool keras_last_output = false;
     bool reset_after = true;  // gru: PyTorch's and Keras 2's "linear before reset" form
     // transformer_encoder (and out_features: dim_feedforward)
     std::uint64_t heads = 0;

@@ -271,13 +271,26 @@ private:
     // Keras 2 saves a recurrent layer's arrays in its cell's scope: "lstm/lstm_cell/kernel:0".
     // The one name of that form, or none.
     std::string in_cell_scope(const std::string& layer, const std::string& role) const {
+        // A role with a scope ("forward/kernel", a Bidirectional layer's direction) is found
+        // below a scope that starts with it ("forward_lstm"), in a cell scope or not.
+        const auto slash = role.find('/');
+        const std::string scope = slash == std::string::npos ? "" : role.substr(0, slash);
+        const std::string leaf = slash == std::string::npos ? role : role.substr(slash + 1);
         std::string found;
         for (const auto& n : names_) {
             if (!n.starts_with(layer + "/")) continue;
             std::string rest = n.substr(layer.size() + 1);
             if (rest.ends_with(":0")) rest.resize(rest.size() - 2);
-            const auto cut = rest.find('/');
-            if (cut == std::string::npos || rest.substr(cut + 1) != role || rest.find('/', cut + 1) != std::string::npos) continue;
+            std::vector<std::string> parts;
+            for (std::size_t at = 0, cut; at <= rest.size(); at = cut + 1) {
+                cut = std::min(rest.find('/', at), rest.size());
+                parts.push_back(rest.substr(at, cut - at));
+            }
+            if (parts.back() != leaf) continue;
+            const bool fits = scope.empty() ? parts.size() == 2
+                                            : (parts.size() == 2 || parts.size() == 3) &&
+                                                  (parts[0] == scope || parts[0].starts_with(scope + "_"));
+            if (!fits) continue;
             if (!found.empty()) return "";
             found = n;
         }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -178,6 +179,30 @@ std::vector<weighted_layer> from_torch(const std::vector<torch_group>& groups, s
 
 // --- Keras names ---------------------------------------------------------------------------
 
+// A Bidirectional layer's direction scope: "bi/forward_lstm" or "bi/forward_lstm/lstm_cell"
+// gives ("bi", "forward", "lstm"); anything else, nothing.
+struct direction_scope {
+    std::string layer, direction, wrapped;
+};
+std::optional<direction_scope> bidirectional_scope(const std::string& group) {
+    std::vector<std::string> parts;
+    for (std::size_t at = 0, cut; at <= group.size(); at = cut + 1) {
+        cut = std::min(group.find('/', at), group.size());
+        parts.push_back(group.substr(at, cut - at));
+    }
+    if (parts.size() < 2) return std::nullopt;
+    // The scope is the last part, or the one before a cell's scope.
+    const std::size_t at = parts.size() >= 3 && parts.back().ends_with("_cell") ? parts.size() - 2 : parts.size() - 1;
+    for (const char* direction : {"forward", "backward"}) {
+        const std::string prefix = std::string(direction) + "_";
+        if (!parts[at].starts_with(prefix)) continue;
+        std::string layer = parts[0];
+        for (std::size_t k = 1; k < at; ++k) layer += "/" + parts[k];
+        return direction_scope{layer, direction, parts[at].substr(prefix.size())};
+    }
+    return std::nullopt;
+}
+
 std::vector<weighted_layer> from_keras(const named_shapes& arrays, std::vector<std::string>& trouble) {
     // Groups by the name before the last "/", TF's ":0" dropped, in their first array's order.
     std::vector<std::pair<std::string, std::map<std::string, shape_t>>> groups;
@@ -201,7 +226,28 @@ std::vector<weighted_layer> from_keras(const named_shapes& arrays, std::vector<s
                                           format_shape(shape("kernel")), format_shape(shape("recurrent_kernel"))));
         } else if (has("kernel") && has("recurrent_kernel")) {
             const auto &k = shape("kernel"), &rk = shape("recurrent_kernel");
-            weighted_layer l = recurrent(name, k.back(), rk[0], k[0], 1, false, has("bias"), trouble);
+            // A Bidirectional layer: its forward scope makes one layer named as the wrapper,
+            // with the backward scope of the same shapes; two stacked layers would compute
+            // another model.
+            const auto scope = bidirectional_scope(name);
+            std::string layer_name = name;
+            if (scope) {
+                const char* other_way = scope->direction == "forward" ? "backward" : "forward";
+                const bool paired = std::any_of(groups.begin(), groups.end(), [&](const auto& g) {
+                    const auto other = bidirectional_scope(g.first);
+                    return other && other->layer == scope->layer && other->direction == other_way &&
+                           other->wrapped == scope->wrapped && g.second == roles;
+                });
+                if (!paired) {
+                    trouble.push_back(fmt::format("'{}': a Bidirectional layer's {} direction without its {} one of "
+                                                  "the same shapes; left out",
+                                                  name, scope->direction, other_way));
+                    continue;
+                }
+                if (scope->direction == "backward") continue;  // drafted with its forward direction
+                layer_name = scope->layer;
+            }
+            weighted_layer l = recurrent(layer_name, k.back(), rk[0], k[0], 1, scope.has_value(), has("bias"), trouble);
             if (l.kind.empty()) continue;
             if (l.kind == "gru") {
                 const bool two_rows = has("bias") && shape("bias").size() == 2;

@@ -17,12 +17,12 @@ std::uint64_t splitmix64(std::uint64_t& state) {
     return z ^ (z >> 31);
 }
 
-// Uniform in [0, n), without modulo bias (Lemire's rejection on the low product).
+// Uniform in [0, n), without modulo bias: draws below 2^64 mod n are drawn again, so that
+// every remainder is left as often.
 std::uint64_t below(std::uint64_t n, std::uint64_t& state) {
     const std::uint64_t threshold = -n % n;
     for (;;) {
-        const unsigned __int128 product = static_cast<unsigned __int128>(splitmix64(state)) * n;
-        if (static_cast<std::uint64_t>(product) >= threshold) return static_cast<std::uint64_t>(product >> 64);
+        if (const std::uint64_t x = splitmix64(state); x >= threshold) return x % n;
     }
 }
 

@@ -7,7 +7,8 @@
 //          gates i,f,g,o (lstm), r,z,n (gru: the "linear before reset" form).
 //   keras: kernel (I, G*H), recurrent_kernel (H, G*H), bias (G*H), or (2, 3H) for a gru with
 //          reset_after (Keras 2's default; bias row 0 for the input, row 1 for the recurrence);
-//          gates i,f,c,o (lstm), z,r,h (gru).
+//          gates i,f,c,o (lstm), z,r,h (gru). A Bidirectional layer's directions are scopes
+//          below its name: "bidirectional/forward_lstm/lstm_cell/kernel:0", "backward_...".
 // Binding rearranges them once into oneDNN's layouts: weights (1, D, I, G, H) "ldigo", bias
 // (1, D, G', H) "ldgo" with oneDNN's gate order: lstm i,f,c,o; gru u,r,o (u is torch's z), and
 // the linear-before-reset gru a fourth bias, the recurrence's candidate bias. A gate order
@@ -57,7 +58,12 @@ void parse_recurrent(option_reader& r, layer_spec& l) {
     if (r.keras() && l.num_layers != 1) {
         throw error("'num_layers' in the keras layout: Keras stacks recurrent layers one by one; list each as a layer");
     }
-    if (r.keras() && l.bidirectional) throw error("'bidirectional' in the keras layout is not supported yet");
+    if (const nlohmann::json* v = r.take({"merge_mode"}); v && *v != "concat") {
+        throw error(fmt::format("'merge_mode' {}: npyflow concatenates the two directions, forward first (Keras's "
+                                "\"concat\", PyTorch's output)",
+                                v->dump()));
+    }
+    l.keras_last_output = r.keras();
     if (l.num_layers > 64) throw error(fmt::format("'num_layers' is {}, more than the 64 npyflow accepts", l.num_layers));
 }
 
@@ -106,10 +112,12 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
         // for it: the sizes are then those of arrays that exist.
         std::vector<direction_arrays> found(dirs);
         for (std::uint64_t d = 0; d < dirs; ++d) {
-            const std::string suffix = torch ? fmt::format("_l{}{}", layer, d ? "_reverse" : "") : "";
+            const std::string suffix = torch ? fmt::format("_l{}{}", layer, d ? "_reverse" : "") : d ? "_reverse" : "";
+            // Keras: a Bidirectional layer's arrays are found in its forward_ and backward_ scopes.
+            const std::string scope = torch || dirs == 1 ? "" : d ? "backward/" : "forward/";
             const char* what = torch ? "(gates*hidden, in)" : "(in, gates*hidden)";
-            auto wi = ctx.fetch("weight_ih" + suffix, torch ? "weight_ih" + suffix : "kernel", saturating_product({in, g, h}));
-            auto wh = ctx.fetch("weight_hh" + suffix, torch ? "weight_hh" + suffix : "recurrent_kernel", saturating_product({h, g, h}));
+            auto wi = ctx.fetch("weight_ih" + suffix, torch ? "weight_ih" + suffix : scope + "kernel", saturating_product({in, g, h}));
+            auto wh = ctx.fetch("weight_hh" + suffix, torch ? "weight_hh" + suffix : scope + "recurrent_kernel", saturating_product({h, g, h}));
             const std::vector<std::uint64_t> wi_shape = torch ? tensor_shape{g * h, in} : tensor_shape{in, g * h};
             const std::vector<std::uint64_t> wh_shape = torch ? tensor_shape{g * h, h} : tensor_shape{h, g * h};
             ok = wi && ctx.check_shape(*wi, wi_shape, what,
@@ -131,7 +139,7 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
                 found[d].recurrent_bias = bh;
             } else {
                 const bool two_rows = linear_before_reset(s);
-                auto bk = ctx.fetch("bias", "bias", saturating_product({two_rows ? 2u : 1u, g, h}));
+                auto bk = ctx.fetch("bias" + suffix, scope + "bias", saturating_product({two_rows ? 2u : 1u, g, h}));
                 const tensor_shape want = two_rows ? tensor_shape{2, g * h} : tensor_shape{g * h};
                 ok = bk && ctx.check_shape(*bk, want, two_rows ? "(2, gates*hidden): reset_after" : "(gates*hidden,)",
                                            two_rows && bk->shape == tensor_shape{g * h}
@@ -233,10 +241,25 @@ void lower_recurrent(lowering_context& ctx, const node& n) {
         ctx.output(n, all, false);
         return;
     }
+    const dnnl::memory::desc flat(to_dims({rows, 1, h * dirs}), dt::f32, tag::abc);
+    if (s.bidirectional && s.keras_last_output) {
+        // Keras's Bidirectional: the forward direction's last step, and the backward one's
+        // last, which is step 0 of the sequence it read from the end.
+        const dnnl::memory picked = ctx.new_memory(flat);
+        for (const std::uint64_t d : {0u, 1u}) {
+            const auto from = all.get_desc().submemory_desc(to_dims({rows, 1, h}), to_dims({0, d ? 0 : t - 1, d * h}));
+            const auto to = flat.submemory_desc(to_dims({rows, 1, h}), to_dims({0, 0, d * h}));
+            const dnnl::reorder::primitive_desc pd(ctx.engine(), from, ctx.engine(), to, ctx.plain_attr());
+            ctx.add(dnnl::reorder(pd), pd.scratchpad_desc(),
+                    {{DNNL_ARG_FROM, dnnl::memory(from, ctx.engine(), all.get_data_handle())},
+                     {DNNL_ARG_TO, dnnl::memory(to, ctx.engine(), picked.get_data_handle())}});
+        }
+        ctx.output(n, ctx.view(picked, ctx.plain_desc(n.out)), false);
+        return;
+    }
     // output[:, -1, :]: the last time step of every row, as PyTorch's output[:, -1, :] (Keras's
     // last output for a one-way layer).
     const dnnl::memory::desc last = all.get_desc().submemory_desc(to_dims({rows, 1, h * dirs}), to_dims({0, t - 1, 0}));
-    const dnnl::memory::desc flat(to_dims({rows, 1, h * dirs}), dt::f32, tag::abc);
     const dnnl::memory picked = ctx.reorder(dnnl::memory(last, ctx.engine(), all.get_data_handle()), flat);
     ctx.output(n, ctx.view(picked, ctx.plain_desc(n.out)), false);
 }

@@ -38,8 +38,9 @@ What each model exercises:
   recurrent_kernel = weight_hh.T, bias = bias_ih + bias_hh (gate order i,f,g,o in both).
 - bilstm_seq, input (10, 6): bidirectional 1-layer LSTM with return_sequences true ((T, 2H), the
   forward then the reverse direction's features, "_reverse" arrays), layernorm over the last
-  axis (randomized weight and bias), linear per time step: output (10, 3) per sample. Torch only
-  (Keras's Bidirectional wrapper is no spec layer).
+  axis (randomized weight and bias), linear per time step: output (10, 3) per sample. Keras:
+  Bidirectional(LSTM) named "bidirectional", its arrays in the forward_lstm and backward_lstm
+  scopes with the cell's ("bidirectional/forward_lstm/lstm_cell/kernel"), layernorm gamma/beta.
 - gru_classifier, input (9, 4): bidirectional 2-layer GRU (layer 1 reads both directions of
   layer 0), return_sequences false = output[:, -1, :] (the forward direction's output at the
   last step next to the reverse direction's output at that step, its first, having seen only
@@ -53,6 +54,11 @@ What each model exercises:
   "multiply" of the two, leaky_relu 0.2, "concat" with the model input on the feature axis
   ("dim": 1 torch; the keras variant says "dim": -1, counted from the end) -> (7, 11), linear
   -> (7, 2) per sample. Keras: dense kernels (in, out).
+- bigru_keras, input (9, 4): Keras's Bidirectional(GRU(6)) (reset_after) with return_sequences
+  false, then linear. Keras's last output differs from PyTorch's output[:, -1, :]: the forward
+  direction at step T-1 next to the backward direction at step 0 (its last, having read the
+  whole sequence), which the torch model computes as cat(out[:, -1, :6], out[:, 0, 6:]). Keras
+  layout only (the torch layout's return_sequences false is output[:, -1, :], gru_classifier).
 - transformer, input (6, 16): two nn.TransformerEncoderLayer (batch_first, 4 heads): post-norm
   with relu and dim_feedforward 32, then pre-norm (norm_first) with gelu, dim_feedforward 24 (given
   by the weights) and layer_norm_eps 1e-6; linear per time step -> (6, 3). Torch only.
@@ -240,6 +246,34 @@ class GRUClassifier(nn.Module):
         return torch.log_softmax(self.fc(out[:, -1, :]), dim=1)
 
 
+BILSTM_KERAS_LAYERS = [
+    {"type": "lstm", "name": "bidirectional", "input_size": 6, "hidden_size": 5, "bidirectional": True,
+     "return_sequences": True},
+    {"type": "layernorm", "name": "ln", "normalized_shape": 10, "eps": 1e-5},
+    {"type": "linear", "name": "fc", "out_features": 3},
+]
+
+
+class BiGRUKeras(nn.Module):
+    """Keras's Bidirectional(GRU(6), return_sequences=False): forward at T-1, backward at 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, 6, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.fc(torch.cat([out[:, -1, :6], out[:, 0, 6:]], dim=1))
+
+
+BIGRU_KERAS_LAYERS = [
+    {"type": "gru", "name": "bidirectional", "input_size": 4, "hidden_size": 6, "bidirectional": True,
+     "return_sequences": False},
+    {"type": "linear", "name": "fc", "out_features": 3},
+]
+
+
 GRU_CLASSIFIER_LAYERS = [
     {"type": "gru", "name": "gru", "input_size": 4, "hidden_size": 6, "num_layers": 2, "bidirectional": True,
      "return_sequences": False},
@@ -337,11 +371,15 @@ MODELS = {
     "conv1d_net": (Conv1dNet, [4, 20], float_input([4, 20]), CONV1D_LAYERS, CONV1D_LAYERS, [20, 4], (1, 0), {}),
     "lstm_classifier": (LSTMClassifier, [12], ids_input(12, 50), LSTM_CLASSIFIER_LAYERS,
                         LSTM_CLASSIFIER_KERAS_LAYERS, [12], None, {"lstm_0": ("lstm", 0), "lstm_1": ("lstm", 1)}),
-    "bilstm_seq": (BiLSTMSeq, [10, 6], float_input([10, 6]), BILSTM_LAYERS, None, None, None, {}),
+    "bilstm_seq": (BiLSTMSeq, [10, 6], float_input([10, 6]), BILSTM_LAYERS, BILSTM_KERAS_LAYERS, [10, 6], None,
+                   {"bidirectional": ("lstm", 0)}),
     "gru_classifier": (GRUClassifier, [9, 4], float_input([9, 4]), GRU_CLASSIFIER_LAYERS, None, None, None, {}),
     "gru_keras": (GRUKeras, [9, 4], float_input([9, 4]), GRU_KERAS_LAYERS, GRU_KERAS_LAYERS, [9, 4], None, {}),
     "gated_seq": (GatedSeq, [7, 5], float_input([7, 5]), GATED_LAYERS, GATED_KERAS_LAYERS, [7, 5], None, {}),
     "transformer": (TransformerNet, [6, 16], float_input([6, 16]), TRANSFORMER_LAYERS, None, None, None, {}),
+    # Keras only (no torch layers): appended last, so the fixtures above keep their random draws.
+    "bigru_keras": (BiGRUKeras, [9, 4], float_input([9, 4]), None, BIGRU_KERAS_LAYERS, [9, 4], None,
+                    {"bidirectional": ("gru", 0)}),
 }
 
 WEIGHTED = {"linear", "conv1d", "conv2d", "batchnorm", "embedding", "layernorm", "lstm", "gru", "transformer_encoder"}
@@ -394,16 +432,24 @@ def keras_weights(model, layers, flat_from, src_map):
                 out.append((f"{n}/{keras_role}", state[f"{src}.{torch_role}"]))
         elif t == "embedding":
             out.append((f"{n}/embeddings", state[f"{src}.weight"]))
-        elif t == "lstm":  # gate blocks i,f,g,o in torch = i,f,c,o in keras
-            out.append((f"{n}/kernel", state[f"{src}.weight_ih_l{k}"].T))
-            out.append((f"{n}/recurrent_kernel", state[f"{src}.weight_hh_l{k}"].T))
-            out.append((f"{n}/bias", state[f"{src}.bias_ih_l{k}"] + state[f"{src}.bias_hh_l{k}"]))
-        elif t == "gru":  # reset_after=True: bias rows input, recurrent
-            h = layer["hidden_size"]
-            out.append((f"{n}/kernel", gru_to_keras(state[f"{src}.weight_ih_l{k}"], h).T))
-            out.append((f"{n}/recurrent_kernel", gru_to_keras(state[f"{src}.weight_hh_l{k}"], h).T))
-            out.append((f"{n}/bias", np.stack([gru_to_keras(state[f"{src}.bias_ih_l{k}"], h),
-                                               gru_to_keras(state[f"{src}.bias_hh_l{k}"], h)])))
+        elif t in ("lstm", "gru"):
+            # A Bidirectional layer's directions in their scopes, forward first (as get_weights
+            # lists them), each in its cell's scope as Keras 2 names them.
+            directions = [("forward", ""), ("backward", "_reverse")] if layer.get("bidirectional") else [(None, "")]
+            for direction, suffix in directions:
+                scope = f"{n}/{direction}_{t}/{t}_cell" if direction else n
+                w_ih, w_hh = state[f"{src}.weight_ih_l{k}{suffix}"], state[f"{src}.weight_hh_l{k}{suffix}"]
+                b_ih, b_hh = state[f"{src}.bias_ih_l{k}{suffix}"], state[f"{src}.bias_hh_l{k}{suffix}"]
+                if t == "lstm":  # gate blocks i,f,g,o in torch = i,f,c,o in keras
+                    out += [(f"{scope}/kernel", w_ih.T), (f"{scope}/recurrent_kernel", w_hh.T),
+                            (f"{scope}/bias", b_ih + b_hh)]
+                else:  # reset_after=True: bias rows input, recurrent
+                    h = layer["hidden_size"]
+                    out += [(f"{scope}/kernel", gru_to_keras(w_ih, h).T),
+                            (f"{scope}/recurrent_kernel", gru_to_keras(w_hh, h).T),
+                            (f"{scope}/bias", np.stack([gru_to_keras(b_ih, h), gru_to_keras(b_hh, h)]))]
+        elif t == "layernorm":
+            out += [(f"{n}/gamma", state[f"{src}.weight"]), (f"{n}/beta", state[f"{src}.bias"])]
         else:
             assert t not in WEIGHTED, t
             continue
@@ -445,14 +491,15 @@ def main():
         with torch.no_grad():
             y = model(x).numpy().astype(np.float32)
         assert np.isfinite(y).all()
-        check_spec(layers)
-        spec = {"layout": "torch", "input": {"shape": input_shape}, "preprocess": [], "layers": layers}
-        write_json(spec, f"{name}.spec.json")
-        np.savez(os.path.join(HERE, f"{name}.npz"), **{k: v.numpy() for k, v in model.state_dict().items()})
         np.save(os.path.join(HERE, f"{name}.input.npy"), x.numpy().astype(np.float32))
         np.save(os.path.join(HERE, f"{name}.expected.npy"), y)
-        manifest.append({"name": name, "spec": f"{name}.spec.json", "weights": f"{name}.npz",
-                         "input": f"{name}.input.npy", "expected": f"{name}.expected.npy"})
+        if layers is not None:
+            check_spec(layers)
+            spec = {"layout": "torch", "input": {"shape": input_shape}, "preprocess": [], "layers": layers}
+            write_json(spec, f"{name}.spec.json")
+            np.savez(os.path.join(HERE, f"{name}.npz"), **{k: v.numpy() for k, v in model.state_dict().items()})
+            manifest.append({"name": name, "spec": f"{name}.spec.json", "weights": f"{name}.npz",
+                             "input": f"{name}.input.npy", "expected": f"{name}.expected.npy"})
         if k_layers is None:
             continue
 

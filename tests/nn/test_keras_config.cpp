@@ -70,6 +70,10 @@ TEST_CASE("nn.keras_config.sequential_models_compute_pytorchs_outputs", "[nn]") 
     computes_pytorchs_outputs("conv1d_net.json", "conv1d_net", "conv1d_net.keras.input.npy");  // Keras 2.2.4
     computes_pytorchs_outputs("lstm_classifier.json", "lstm_classifier", "lstm_classifier.input.npy");
     computes_pytorchs_outputs("gru_keras.json", "gru_keras", "gru_keras.input.npy");
+    // Bidirectional(...): its arrays in the forward_ and backward_ scopes; without
+    // return_sequences, Keras's last output (the backward direction at step 0).
+    computes_pytorchs_outputs("bilstm_seq.json", "bilstm_seq", "bilstm_seq.input.npy");
+    computes_pytorchs_outputs("bigru_keras.json", "bigru_keras", "bigru_keras.input.npy");
 }
 
 TEST_CASE("nn.keras_config.functional_models_compute_pytorchs_outputs", "[nn]") {
@@ -148,7 +152,26 @@ TEST_CASE("nn.keras_config.input_shape_open_sizes", "[nn]") {
 TEST_CASE("nn.keras_config.refusals_name_the_layer_and_option", "[nn]") {
     refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer": {}}})",
                        "[null, 5, 4]"),
-            "layer 'bidirectional' (Bidirectional) is not supported by npyflow");
+            "layer 'bidirectional' (Bidirectional) wraps no layer it can read; npyflow's bidirectional layers are "
+            "LSTM and GRU");
+    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer":
+                           {"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 3}}}})",
+                       "[null, 5, 4]"),
+            "layer 'bidirectional' (Bidirectional) wraps a SimpleRNN; npyflow's bidirectional layers are LSTM and GRU");
+    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional", "merge_mode": "sum",
+                           "layer": {"class_name": "LSTM", "config": {"name": "lstm", "units": 3}}}})",
+                       "[null, 5, 4]"),
+            R"(layer 'bidirectional' (Bidirectional) has merge_mode "sum"; npyflow concatenates the two directions ("concat"))");
+    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional",
+                           "layer": {"class_name": "LSTM", "config": {"name": "lstm", "units": 3}},
+                           "backward_layer": {"class_name": "LSTM", "config": {"name": "back", "units": 3}}}})",
+                       "[null, 5, 4]"),
+            "layer 'bidirectional' (Bidirectional) has a backward_layer of its own; npyflow runs the wrapped layer "
+            "both ways");
+    refused(sequential(R"({"class_name": "Bidirectional", "config": {"name": "bidirectional",
+                           "layer": {"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "go_backwards": true}}}})",
+                       "[null, 5, 4]"),
+            "layer 'bidirectional' (LSTM) has go_backwards true; npyflow reads sequences forward");
     refused(
         sequential(R"({"class_name": "Conv2D", "config": {"name": "conv", "filters": 2, "kernel_size": [3, 3],
                            "data_format": "channels_first"}})",

@@ -32,8 +32,9 @@ struct torch_rnn {
     std::vector<float> w_ih, w_hh, b_ih, b_hh;  // (G*H, I), (G*H, H), (G*H), (G*H)
 };
 
-torch_rnn make_rnn(std::uint64_t gates) {
-    return {gates, values(gates * H * I, 0.3f), values(gates * H * H, 1.1f), values(gates * H, 2.3f), values(gates * H, 3.7f)};
+torch_rnn make_rnn(std::uint64_t gates, float seed = 0) {
+    return {gates, values(gates * H * I, 0.3f + seed), values(gates * H * H, 1.1f + seed), values(gates * H, 2.3f + seed),
+            values(gates * H, 3.7f + seed)};
 }
 
 // (W x)[gate block g] for a (G*H, n) matrix.
@@ -205,6 +206,66 @@ TEST_CASE("nn.recurrent.last_step_and_torch_weights_in_keras_layout", "[nn]") {
     REQUIRE_THROWS_WITH(bind_parameters(spec_of(rnn_spec("keras", "lstm")), weight_source(dir / "k"), false),
                         Catch::Contains("array 'rnn/kernel' has shape (8, 2), expected (2, 8) (in, gates*hidden); "
                                         "looks like PyTorch (gates*hidden, in); set \"layout\": \"torch\""));
+}
+
+// Keras's Bidirectional(LSTM): each direction's arrays in its scope below the wrapper's name,
+// and, without return_sequences, Keras's last output (forward at step T-1, backward at step 0,
+// the last it computes) where PyTorch's output[:, -1, :] takes both directions at step T-1.
+TEST_CASE("nn.recurrent.keras_bidirectional_scopes_and_last_output", "[nn]") {
+    const torch_rnn fwd = make_rnn(4), bwd = make_rnn(4, 0.5f);
+    std::vector<float> reversed;
+    for (std::uint64_t t = T; t-- > 0;) reversed.insert(reversed.end(), input.begin() + t * I, input.begin() + (t + 1) * I);
+    const auto f = torch_reference(fwd, input), b = torch_reference(bwd, reversed);  // b: in the order read
+    const auto step = [&](const std::vector<float>& v, std::uint64_t t) {
+        return std::vector<float>(v.begin() + static_cast<long>(t * H), v.begin() + static_cast<long>((t + 1) * H));
+    };
+    const auto concat = [](std::vector<float> a, const std::vector<float>& c) {
+        a.insert(a.end(), c.begin(), c.end());
+        return a;
+    };
+    std::vector<float> sequence;
+    for (std::uint64_t t = 0; t < T; ++t) sequence = concat(sequence, concat(step(f, t), step(b, T - 1 - t)));
+
+    const std::vector<std::uint64_t> same{0, 1, 2, 3};
+    const auto keras_arrays = [&](const torch_rnn& r, const std::string& scope) {
+        std::vector<float> bias = r.b_ih;
+        for (std::size_t k = 0; k < bias.size(); ++k) bias[k] += r.b_hh[k];
+        return std::map<std::string, array>{
+            {scope + "/kernel:0", {{I, 4 * H}, to_keras(r.w_ih, I, same)}},
+            {scope + "/recurrent_kernel:0", {{H, 4 * H}, to_keras(r.w_hh, H, same)}},
+            {scope + "/bias:0", {{4 * H}, bias}}};
+    };
+    scratch_dir dir;
+    auto arrays = keras_arrays(fwd, "bidirectional/forward_lstm/lstm_cell");
+    arrays.merge(keras_arrays(bwd, "bidirectional/backward_lstm/lstm_cell"));
+    save_weights(dir / "keras", arrays);
+    const auto spec = [&](const char* layout, bool sequences) {
+        return spec_of(fmt::format(R"({{"layout": "{}", "input": {{"shape": [{}, {}]}}, "layers": [{{"type": "lstm",
+            "name": "bidirectional", "hidden_size": {}, "bidirectional": true, "return_sequences": {}}}]}})",
+                                   layout, T, I, H, sequences));
+    };
+    expect_close(run_network(spec("keras", true), dir / "keras", input, 1), sequence);
+    expect_close(run_network(spec("keras", false), dir / "keras", input, 1), concat(step(f, T - 1), step(b, T - 1)));
+
+    // PyTorch's names for the same weights: output[:, -1, :] is the backward direction's first step.
+    save_weights(dir / "torch", {{"bidirectional.weight_ih_l0", {{4 * H, I}, fwd.w_ih}},
+                                 {"bidirectional.weight_hh_l0", {{4 * H, H}, fwd.w_hh}},
+                                 {"bidirectional.bias_ih_l0", {{4 * H}, fwd.b_ih}},
+                                 {"bidirectional.bias_hh_l0", {{4 * H}, fwd.b_hh}},
+                                 {"bidirectional.weight_ih_l0_reverse", {{4 * H, I}, bwd.w_ih}},
+                                 {"bidirectional.weight_hh_l0_reverse", {{4 * H, H}, bwd.w_hh}},
+                                 {"bidirectional.bias_ih_l0_reverse", {{4 * H}, bwd.b_ih}},
+                                 {"bidirectional.bias_hh_l0_reverse", {{4 * H}, bwd.b_hh}}});
+    expect_close(run_network(spec("torch", true), dir / "torch", input, 1), sequence);
+    expect_close(run_network(spec("torch", false), dir / "torch", input, 1), concat(step(f, T - 1), step(b, 0)));
+
+    // A direction's arrays missing from its scope are named as such.
+    save_weights(dir / "one_way", keras_arrays(fwd, "bidirectional/forward_lstm/lstm_cell"));
+    REQUIRE_THROWS_WITH(bind_parameters(spec("keras", true), weight_source(dir / "one_way"), false),
+                        Catch::Contains("missing array 'bidirectional/backward/kernel'"));
+    REQUIRE_THROWS_WITH(spec_of(R"({"layout": "keras", "input": {"shape": [3, 2]}, "layers": [{"type": "lstm",
+        "name": "b", "units": 2, "bidirectional": true, "merge_mode": "sum"}]})"),
+                        Catch::Contains(R"('merge_mode' "sum": npyflow concatenates the two directions)"));
 }
 
 }  // namespace npyflow::test

@@ -112,6 +112,26 @@ TEST_CASE("nn.spec_draft.keras_names_and_positions", "[nn]") {
     CHECK(has_note(positional, "batchnorm: four arrays of 16 taken as its weight, bias, mean and variance"));
 }
 
+// A Keras Bidirectional layer's two direction scopes draft one bidirectional layer named as the
+// wrapper (two stacked layers would bind and compute another model); a lone direction is named.
+TEST_CASE("nn.spec_draft.keras_bidirectional", "[nn]") {
+    const auto d = drafted_and_bound("graph/bilstm_seq.keras.npz", std::vector<std::uint64_t>{10, 6});
+    REQUIRE(d.spec["layers"].size() == 3);
+    REQUIRE(d.spec["layers"][0]["name"] == "bidirectional");
+    REQUIRE(d.spec["layers"][0]["bidirectional"] == true);
+    REQUIRE(d.spec["layers"][0]["hidden_size"] == 5);
+    const auto gru = drafted_and_bound("graph/bigru_keras.keras.npz", std::vector<std::uint64_t>{9, 4});
+    REQUIRE(gru.spec["layers"][0]["type"] == "gru");
+    REQUIRE(gru.spec["layers"][0]["bidirectional"] == true);
+    const auto lone = draft_spec({{"bi/backward_lstm/lstm_cell/kernel:0", {6, 20}},
+                                  {"bi/backward_lstm/lstm_cell/recurrent_kernel:0", {5, 20}},
+                                  {"bi/backward_lstm/lstm_cell/bias:0", {20}}},
+                                 std::nullopt);
+    CHECK(has_note(lone, "'bi/backward_lstm/lstm_cell': a Bidirectional layer's backward direction without its "
+                         "forward one of the same shapes; left out"));
+    CHECK(lone.spec["layers"].empty());
+}
+
 TEST_CASE("nn.spec_draft.names_it_cannot_read", "[nn]") {
     const auto d = draft_spec(
         {{"module.fc.weight", {3, 4}}, {"module.fc.bias", {3}}, {"module.odd.thing", {2, 2, 2, 2, 2}}}, std::nullopt);
