@@ -113,8 +113,9 @@ def contenders(batch, threads):
                                        persistent_workers=False)
 
     out = {f"npyflow.Dataset ({threads} threads)": npyflow_batches}
-    out.update({f"DataLoader per row, {w} workers": per_row(w) for w in WORKERS})
-    out.update({f"DataLoader batched, {w} workers": batched(w) for w in WORKERS})
+    workers = {w: f"{w} worker{'s' * (w != 1)}" for w in WORKERS}
+    out.update({f"DataLoader per row, {workers[w]}": per_row(w) for w in WORKERS})
+    out.update({f"DataLoader batched, {workers[w]}": batched(w) for w in WORKERS})
     return out
 
 
@@ -292,6 +293,7 @@ def plot(report, out):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     consumers = list(report["results"])
     fig, axes = plt.subplots(2, len(consumers), figsize=(6.5 * len(consumers), 7), squeeze=False)
@@ -305,9 +307,12 @@ def plot(report, out):
                   [results[n]["rows_per_s_max"] - results[n]["rows_per_s"] for n in names]]
         top, bottom = axes[0][col], axes[1][col]
         top.barh(names, rates, xerr=errors, color=colors)
-        for y, v in enumerate(rates):
-            top.annotate(f" {v:,.0f}", (v, y), va="center", fontsize=7)
-        top.set_xlabel("rows/s (median; bars: min-max)")
+        for y, n in enumerate(names):
+            top.annotate(f" {results[n]['rows_per_s']:,.0f}", (results[n]["rows_per_s_max"], y), va="center",
+                         fontsize=7)
+        top.set_xscale("log")
+        top.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        top.set_xlabel("rows/s, log scale (median; whiskers: min-max)")
         top.set_title(f"consumer: {consumer}")
         cpu = [results[n]["cpu_s_per_M_rows"] for n in names]
         bottom.barh(names, cpu, color=colors)
@@ -316,7 +321,8 @@ def plot(report, out):
         bottom.set_xlabel("CPU seconds per 1M rows (process + workers)")
         for ax in (top, bottom):
             ax.tick_params(axis="y", labelsize=8)
-            ax.margins(x=0.18)
+        bottom.margins(x=0.15)
+        top.set_xlim(right=top.get_xlim()[1] * 3)
     m = report["machine"]
     fig.suptitle(f"bench/python_loader.py: {report['rows']:,} rows of uint8 28x28 -> float32, batch "
                  f"{report['batch']}; {m['cores']} cores ({m['cpu']})", fontsize=10)

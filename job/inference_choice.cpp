@@ -11,7 +11,7 @@
 namespace npyflow {
 namespace {
 
-// Rows each run of the network takes while timing: a few of its 64-row micro-batches.
+// Rows each run of the network takes while timing: a few of its micro-batches (64 rows at most).
 constexpr std::uint64_t chunk_rows = 256;
 
 using clock_type = std::chrono::steady_clock;

@@ -47,7 +47,8 @@ void check_memory(const score_job& job, const pipeline_options& pipeline, const 
     memory_estimate memory;
     // As bound, and reordered once for every thread (for each way while auto times them).
     memory.add("weights", timing_both_ways ? 3 : 2, net.weight_bytes());
-    memory.add(fmt::format("activations (64 rows a thread; the largest: {})", net.largest_activation()),
+    memory.add(fmt::format("activations ({} row{} a thread; the largest: {})", net.micro_batch_rows(),
+                           net.micro_batch_rows() == 1 ? "" : "s", net.largest_activation()),
                pipeline.threads, net.activation_bytes());
     add_batch_memory(memory, pipeline, input, plan, net.output_values() * sizeof(float));
     ranks.agree([&] { memory.check(job.max_memory, ranks.local_size(), "lower --batch, --prefetch or --threads"); });

@@ -20,8 +20,13 @@ extern "C" void omp_set_num_threads(int);
 namespace npyflow {
 namespace {
 
-// Rows per oneDNN execution; see network::run.
-constexpr std::size_t micro_batch_rows = 64;
+// Rows per oneDNN execution (see network::run): 64, or fewer for a model whose plan for 64
+// rows would take more than plan_budget_bytes a thread (a transformer over long sequences
+// holds heads x T x T scores a row), so that such a model runs at all. The choice depends on
+// the model alone, never on the batch, the threads or the memory free, so every row's result
+// stays the same whatever those are.
+constexpr std::size_t max_micro_batch_rows = 64;
+constexpr std::uint64_t plan_budget_bytes = std::uint64_t{256} << 20;
 
 // Folds an inference batchnorm into the conv or linear before it:
 // w' = w * g / sqrt(var + eps) per output channel, b' = (b - mean) * g / sqrt(var + eps) + beta.
@@ -98,8 +103,14 @@ struct network::impl {
     // Lowers every node into ctx and returns the model's output in the plain view.
     dnnl::memory lower(lowering_context& ctx) const;
     batch_plan build(thread_state& t, std::size_t rows) const;
-    mutable std::once_flag plan_bytes_measured;
-    mutable std::uint64_t plan_bytes = 0;  // one thread's buffers
+    // One thread's buffers for a plan of `rows` rows, learnt by building its primitives
+    // without allocating them.
+    std::uint64_t measure_plan_bytes(std::size_t rows) const;
+    // Chooses the micro-batch (once) and returns it.
+    std::size_t micro_batch() const;
+    mutable std::once_flag micro_batch_chosen;
+    mutable std::size_t micro_rows = max_micro_batch_rows;
+    mutable std::uint64_t plan_bytes = 0;  // one thread's buffers, at micro_rows
 };
 
 // One node per layer, except where a layer joins the node before it: a batchnorm folded into
@@ -206,19 +217,33 @@ std::uint64_t network::weight_bytes() const {
     return bytes;
 }
 
-// What one thread's plan allocates (activations, reorders, the scratchpad, the padded tail),
-// learnt by building its primitives without allocating them.
-std::uint64_t network::activation_bytes() const {
-    const auto& m = *impl_;
-    std::call_once(m.plan_bytes_measured, [&] {
-        dnnl::stream stream(m.engine);
-        lowering_context ctx(m.engine, stream, m.weights, micro_batch_rows, m.model.layout, true);
-        (void)m.lower(ctx);
-        (void)ctx.take_steps();
-        m.plan_bytes = ctx.buffer_bytes() + 2 * micro_batch_rows * (m.in_values + m.out_values) * sizeof(float);
-    });
-    return m.plan_bytes;
+// What a plan allocates: activations, reorders, the scratchpad, the padded tail.
+std::uint64_t network::impl::measure_plan_bytes(std::size_t rows) const {
+    dnnl::stream stream(engine);
+    lowering_context ctx(engine, stream, weights, rows, model.layout, true);
+    (void)lower(ctx);
+    (void)ctx.take_steps();
+    return ctx.buffer_bytes() + 2 * rows * (in_values + out_values) * sizeof(float);
 }
+
+std::size_t network::impl::micro_batch() const {
+    std::call_once(micro_batch_chosen, [&] {
+        // A plan's buffers grow with its rows: halve them until the plan fits the budget.
+        const std::uint64_t full = measure_plan_bytes(max_micro_batch_rows);
+        std::size_t rows = max_micro_batch_rows;
+        while (rows > 1 && full / max_micro_batch_rows * rows > plan_budget_bytes) rows /= 2;
+        micro_rows = rows;
+        plan_bytes = rows == max_micro_batch_rows ? full : measure_plan_bytes(rows);
+    });
+    return micro_rows;
+}
+
+std::uint64_t network::activation_bytes() const {
+    (void)impl_->micro_batch();
+    return impl_->plan_bytes;
+}
+
+std::size_t network::micro_batch_rows() const { return impl_->micro_batch(); }
 
 std::string network::largest_activation() const {
     const node* largest = nullptr;
@@ -317,13 +342,14 @@ std::size_t network::run(std::span<const float> src, std::size_t rows, std::span
     omp_set_num_threads(m.omp_threads);
     if (!t->plan) {
         try {
-            t->plan = m.build(*t, micro_batch_rows);
+            t->plan = m.build(*t, m.micro_batch());
         } catch (const dnnl::error& e) {
             throw error(fmt::format("oneDNN cannot build the network: {} (the largest activation: {}, for each of "
                                     "{} rows)",
-                                    e.what(), largest_activation(), micro_batch_rows));
+                                    e.what(), largest_activation(), m.micro_rows));
         }
     }
+    const std::size_t chunk = m.micro_batch();
     batch_plan& plan = *t->plan;
     auto execute = [&](const float* in, float* out, std::uint64_t first) {
         for (auto& v : plan.input_views) v.set_data_handle(const_cast<float*>(in));
@@ -338,15 +364,15 @@ std::size_t network::run(std::span<const float> src, std::size_t rows, std::span
         }
         t->stream.wait();
     };
-    // Always micro_batch_rows at a time, the last chunk padded with zeros: oneDNN picks its
+    // Always `chunk` rows at a time, the last chunk padded with zeros: oneDNN picks its
     // kernels by batch shape, so this keeps every row's result independent of the batch size.
-    const std::size_t full = rows / micro_batch_rows * micro_batch_rows;
-    for (std::size_t r = 0; r < full; r += micro_batch_rows) {
+    const std::size_t full = rows / chunk * chunk;
+    for (std::size_t r = 0; r < full; r += chunk) {
         execute(src.data() + r * m.in_values, dst.data() + r * m.out_values, first_row + r);
     }
     if (const std::size_t tail = rows - full; tail > 0) {
-        t->tail_in.assign(micro_batch_rows * m.in_values, 0.0f);
-        t->tail_out.resize(micro_batch_rows * m.out_values);
+        t->tail_in.assign(chunk * m.in_values, 0.0f);
+        t->tail_out.resize(chunk * m.out_values);
         std::copy_n(src.data() + full * m.in_values, tail * m.in_values, t->tail_in.data());
         execute(t->tail_in.data(), t->tail_out.data(), first_row + full);
         std::copy_n(t->tail_out.data(), tail * m.out_values, dst.data() + full * m.out_values);

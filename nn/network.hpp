@@ -4,9 +4,10 @@
 // activations fused as post-ops where that layer's output has no other use. Weights are
 // reordered once to the layout oneDNN chooses (format_tag::any) and shared by every thread;
 // each thread that runs the network gets its own primitives, activations and scratchpads,
-// created once and then reused. They always run 64 rows at a time (the last chunk padded):
-// oneDNN picks kernels by batch shape, so a fixed shape makes every row's result the same
-// whatever the batch size, thread count or prefetch depth.
+// created once and then reused. They always run the same number of rows at a time (the last
+// chunk padded): oneDNN picks kernels by batch shape, so a fixed shape makes every row's result
+// the same whatever the batch size, thread count or prefetch depth. That micro-batch is 64
+// rows, or fewer for a model whose 64 rows would take over 256 MiB of activations a thread.
 
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,9 @@ public:
     std::uint64_t activation_bytes() const;
     // The layer with the largest output: "layer 0 (conv2d+batchnorm+relu), (16, 4030, 4030) a row".
     std::string largest_activation() const;
+    // Rows per oneDNN execution: 64, or fewer (a power of two) where 64 rows' activations
+    // would exceed 256 MiB a thread. Fixed by the model (measured on first use).
+    std::size_t micro_batch_rows() const;
 
     // Runs `rows` samples (float32, C order, in the spec's data layout) into dst. Safe to call
     // from several threads at once; each uses its own primitives.

@@ -2,7 +2,10 @@
 // through graphs and sequences.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <cstring>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -216,6 +219,63 @@ TEST_CASE("nn.spec.stated_sizes_roles_and_windows_are_checked", "[nn]") {
     std::string many = R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": [)";
     for (int i = 0; i < 65; ++i) many += std::string(i ? ", " : "") + "\"r\"";
     refused(chain(many + "]}"), "layers[1] (add): takes at most 64 inputs, 'inputs' names 65");
+}
+
+}  // namespace npyflow::test
+
+namespace npyflow::test {
+namespace {
+
+std::vector<float> wave(std::size_t n, float seed) {
+    std::vector<float> v(n);
+    for (std::size_t k = 0; k < n; ++k) v[k] = std::sin(seed + 0.37f * static_cast<float>(k)) / 4;
+    return v;
+}
+
+// A one-head transformer encoder layer over (t, 8) samples, its weights written to dir.
+network encoder(const scratch_dir& dir, std::uint64_t t) {
+    constexpr std::uint64_t d = 8, ff = 8;
+    save_weights(dir.path(), {{"t.self_attn.in_proj_weight", {{3 * d, d}, wave(3 * d * d, 0.1f)}},
+                              {"t.self_attn.in_proj_bias", {{3 * d}, wave(3 * d, 0.2f)}},
+                              {"t.self_attn.out_proj.weight", {{d, d}, wave(d * d, 0.3f)}},
+                              {"t.self_attn.out_proj.bias", {{d}, wave(d, 0.4f)}},
+                              {"t.linear1.weight", {{ff, d}, wave(ff * d, 0.5f)}},
+                              {"t.linear1.bias", {{ff}, wave(ff, 0.6f)}},
+                              {"t.linear2.weight", {{d, ff}, wave(d * ff, 0.7f)}},
+                              {"t.linear2.bias", {{d}, wave(d, 0.8f)}},
+                              {"t.norm1.weight", {{d}, wave(d, 0.9f)}},
+                              {"t.norm1.bias", {{d}, wave(d, 1.0f)}},
+                              {"t.norm2.weight", {{d}, wave(d, 1.1f)}},
+                              {"t.norm2.bias", {{d}, wave(d, 1.2f)}}});
+    const auto spec = spec_of(fmt::format(R"({{"layout": "torch", "input": {{"shape": [{}, {}]}}, "layers": [
+        {{"type": "transformer_encoder", "name": "t", "nhead": 1, "dim_feedforward": {}}}]}})",
+                                          t, d, ff));
+    return network(bind_parameters(spec, weight_source(dir.path()), true));
+}
+
+}  // namespace
+
+// A model whose 64 rows would hold more than 256 MiB of activations a thread (attention over
+// 2048 steps: 16 MiB of scores a row) runs fewer rows at a time, a power of two fixed by the
+// model, so that it runs at all; its rows' results stay independent of the batch.
+TEST_CASE("nn.network.micro_batch_shrinks_for_wide_activations", "[nn]") {
+    scratch_dir narrow_dir, wide_dir;
+    CHECK(encoder(narrow_dir, 16).micro_batch_rows() == 64);
+    const network wide = encoder(wide_dir, 2048);
+    const std::size_t rows = wide.micro_batch_rows();
+    CHECK(rows < 64);
+    CHECK(rows >= 1);
+    CHECK((rows & (rows - 1)) == 0);
+    CHECK(wide.activation_bytes() <= (std::uint64_t{256} << 20));
+    const std::size_t n = rows + 3;  // a full micro-batch and a padded one
+    const auto x = wave(n * wide.input_values(), 2.0f);
+    std::vector<float> together(n * wide.output_values()), alone(wide.output_values());
+    wide.run(x, n, together);
+    for (std::size_t r = 0; r < n; r += rows / 2 + 1) {
+        wide.run(std::span(x).subspan(r * wide.input_values(), wide.input_values()), 1, alone);
+        INFO("row " << r);
+        CHECK(std::memcmp(alone.data(), together.data() + r * wide.output_values(), alone.size() * sizeof(float)) == 0);
+    }
 }
 
 }  // namespace npyflow::test
