@@ -110,6 +110,9 @@ struct layer_descriptor {
     // A conv that adds a residual tensor to its output as a post-op (nn/network.cpp fuses an
     // add into it).
     bool takes_residual = false;
+    // Computes nothing at inference (dropout): the network reads through it and makes no node
+    // of it, so it has no lower.
+    bool identity_at_inference = false;
 };
 
 // Every descriptor, in layer_kind order.

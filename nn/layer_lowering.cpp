@@ -182,9 +182,11 @@ dnnl::primitive_attr lowering_context::plain_attr() const {
     return attr;
 }
 
-dnnl::primitive_attr lowering_context::attr(const node& n, const dnnl::memory::desc& dst) const {
+dnnl::primitive_attr lowering_context::attr(const node& n, const dnnl::memory::desc& dst, std::size_t first,
+                                            std::size_t last) const {
     dnnl::post_ops ops;
-    for (const auto& op : n.post_ops) {
+    for (std::size_t k = first; k < std::min(last, n.post_ops.size()); ++k) {
+        const auto& op = n.post_ops[k];
         if (op.eltwise) {
             ops.append_eltwise(1.0f, op.eltwise->algorithm, op.eltwise->alpha, 0.0f);
         } else {
@@ -196,17 +198,51 @@ dnnl::primitive_attr lowering_context::attr(const node& n, const dnnl::memory::d
     return a;
 }
 
+namespace {
+
+// A residual's tensor as the conv's output format has it: its channels view (reordered
+// from the plain view if need be), then in `dst`'s format (a jit kernel needs them alike).
+dnnl::memory residual_in(lowering_context& ctx, const node& n, std::size_t k, const dnnl::memory::desc& dst) {
+    const value v = ctx.result(n.post_ops[k].residual);
+    const dnnl::memory channels_view =
+        v.channels ? v.memory : ctx.view(ctx.reorder_to(v.memory, ctx.plain_desc(n.out)), ctx.channels_desc(n.out));
+    return ctx.reorder_to(channels_view, dst);
+}
+
+}  // namespace
+
 void lowering_context::residual_args(const node& n, const dnnl::memory::desc& dst,
                                      std::unordered_map<int, dnnl::memory>& args) {
     for (std::size_t k = 0; k < n.post_ops.size(); ++k) {
         if (n.post_ops[k].eltwise) continue;
-        const int source = n.post_ops[k].residual;
-        const value v = result(source);
-        // Its channels view, in the conv's own output format (a jit kernel needs them alike).
-        const dnnl::memory channels_view =
-            v.channels ? v.memory : view(reorder_to(v.memory, plain_desc(n.out)), channels_desc(n.out));
-        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(k)) | DNNL_ARG_SRC_1] = reorder_to(channels_view, dst);
+        args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(k)) | DNNL_ARG_SRC_1] = residual_in(*this, n, k, dst);
     }
+}
+
+dnnl::memory lowering_context::apply_post_ops(const node& n, dnnl::memory m, std::size_t first) {
+    for (std::size_t k = first; k < n.post_ops.size();) {
+        if (n.post_ops[k].eltwise) {  // activations before any add: an eltwise primitive each
+            const auto& e = *n.post_ops[k].eltwise;
+            const dnnl::eltwise_forward::primitive_desc pd(
+                {dnnl::prop_kind::forward_inference, e.algorithm, m.get_desc(), e.alpha, 0.0f}, plain_attr(), engine_);
+            dnnl::memory out = new_memory(m.get_desc());
+            add(dnnl::eltwise_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, out}});
+            m = out;
+            ++k;
+            continue;
+        }
+        // The add, carrying the activations up to the next add.
+        std::size_t next = k + 1;
+        while (next < n.post_ops.size() && n.post_ops[next].eltwise) ++next;
+        const dnnl::binary::primitive_desc pd({dnnl::algorithm::binary_add, m.get_desc(), m.get_desc(), m.get_desc()},
+                                              attr(n, m.get_desc(), k + 1, next), engine_);
+        dnnl::memory out = new_memory(m.get_desc());
+        add(dnnl::binary(pd), pd.scratchpad_desc(),
+            {{DNNL_ARG_SRC_0, m}, {DNNL_ARG_SRC_1, residual_in(*this, n, k, m.get_desc())}, {DNNL_ARG_DST, out}});
+        m = out;
+        k = next;
+    }
+    return m;
 }
 
 void lowering_context::add(dnnl::primitive p, const dnnl::memory::desc& scratchpad,

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -47,6 +48,7 @@ struct node {
     bool has_residual() const {
         return std::any_of(post_ops.begin(), post_ops.end(), [](const post_op& p) { return !p.eltwise; });
     }
+    bool batchnorm_folded = false;         // a batchnorm after it is folded into its weights
     std::string text;                      // "conv2d+batchnorm+relu"
 };
 
@@ -111,8 +113,14 @@ public:
     // A primitive attribute with a user scratchpad; with the node's post-ops, whose residual
     // adds read a tensor in dst's desc (residual_args gives them it, reordered if need be).
     dnnl::primitive_attr plain_attr() const;
-    dnnl::primitive_attr attr(const node& n, const dnnl::memory::desc& dst = {}) const;
+    // The node's post-ops [first, last) (all of them by default).
+    dnnl::primitive_attr attr(const node& n, const dnnl::memory::desc& dst = {}, std::size_t first = 0,
+                              std::size_t last = SIZE_MAX) const;
     void residual_args(const node& n, const dnnl::memory::desc& dst, std::unordered_map<int, dnnl::memory>& args);
+    // The node's post-ops from `first` on, each residual add a binary primitive carrying the
+    // activations after it, applied to `m` (for a primitive whose fused form would run on
+    // oneDNN's reference code). Returns the result.
+    dnnl::memory apply_post_ops(const node& n, dnnl::memory m, std::size_t first);
     void add(dnnl::primitive p, const dnnl::memory::desc& scratchpad, std::unordered_map<int, dnnl::memory> args);
     void add_host(std::function<void(std::uint64_t)> step);
     // A bound array wrapped as memory with the given desc (its values are not copied).
@@ -173,5 +181,11 @@ private:
 };
 
 dnnl::memory::dims to_dims(const std::vector<std::uint64_t>& v);
+
+// Whether oneDNN chose its reference code for a primitive ("ref:any"): correct, but a hundred
+// times slower than its jit kernels; a lowering that can avoid it (a post-op split off) does.
+inline bool is_reference_code(const dnnl::primitive_desc_base& pd) {
+    return std::string_view(pd.impl_info_str()).starts_with("ref");
+}
 
 }  // namespace npyflow

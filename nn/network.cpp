@@ -123,12 +123,14 @@ void network::impl::make_nodes() {
     std::vector<int> real(layers.size());
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const int s = layers[i].inputs[0];
-        real[i] = layers[i].spec.kind != layer_kind::dropout ? static_cast<int>(i) : s < 0 ? -1 : real[std::size_t(s)];
+        real[i] = !descriptor(layers[i].spec.kind).identity_at_inference ? static_cast<int>(i)
+                  : s < 0                                                ? -1
+                                                                         : real[std::size_t(s)];
     }
     auto real_of = [&](int layer) { return layer < 0 ? -1 : real[std::size_t(layer)]; };
     std::vector<int> uses(layers.size(), 0);  // readers of each output, dropout seen through
     for (const auto& l : layers) {
-        if (l.spec.kind == layer_kind::dropout) continue;
+        if (descriptor(l.spec.kind).identity_at_inference) continue;
         for (const int s : l.inputs) {
             if (real_of(s) >= 0) ++uses[std::size_t(real_of(s))];
         }
@@ -138,7 +140,7 @@ void network::impl::make_nodes() {
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const bound_layer& l = layers[i];
         const layer_descriptor& d = descriptor(l.spec.kind);
-        if (l.spec.kind == layer_kind::dropout) continue;
+        if (descriptor(l.spec.kind).identity_at_inference) continue;
         const bool single_input = l.inputs.size() == 1 && real_of(l.inputs[0]) >= 0 &&
                                   uses[std::size_t(real_of(l.inputs[0]))] == 1;
         if (single_input) {
@@ -147,8 +149,9 @@ void network::impl::make_nodes() {
             const bool weighted = descriptor(prev_kind).takes_post_ops;
             const bool per_channel = prev_kind != layer_kind::linear || prev.out.size() == 1;
             if (weighted && per_channel && prev.post_ops.empty() && l.spec.kind == layer_kind::batchnorm &&
-                prev.text.find("batchnorm") == std::string::npos) {
+                !prev.batchnorm_folded) {
                 fold_batchnorm(prev, l);
+                prev.batchnorm_folded = true;
                 prev.text += "+batchnorm";
                 node_of[i] = static_cast<int>(prev.index);
                 continue;

@@ -29,13 +29,17 @@ void lower_global(lowering_context& ctx, const node& n) {
     dims.resize(l.kernel.size() + 2, 1);
     const dnnl::memory::desc dst_md(dims, dnnl::memory::data_type::f32,
                                     l.kernel.size() == 1 ? dnnl::memory::format_tag::abc : dnnl::memory::format_tag::abcd);
+    // The pooling writes the format its kernel takes (a channels-last input gets a
+    // channels-last output; forcing plain order would leave only oneDNN's reference code),
+    // reordered to plain order after: rows x C values, little to move.
+    const dnnl::memory::desc any_md(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
     const dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_avg_exclude_padding,
-                                           src.get_desc(), dst_md, to_dims(l.stride), to_dims(l.kernel),
+                                           src.get_desc(), any_md, to_dims(l.stride), to_dims(l.kernel),
                                            to_dims(l.pad_begin), to_dims(l.pad_end));
     const dnnl::pooling_forward::primitive_desc pd(desc, ctx.plain_attr(), ctx.engine());
-    dnnl::memory dst = ctx.new_memory(dst_md);
+    dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     ctx.add(dnnl::pooling_forward(pd), pd.scratchpad_desc(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-    ctx.output(n, ctx.view(dst, ctx.plain_desc(n.out)), false);
+    ctx.output(n, ctx.view(ctx.reorder_to(dst, dst_md), ctx.plain_desc(n.out)), false);
 }
 
 double global_flops(const bound_layer& l) { return double(element_count(l.in[0])); }

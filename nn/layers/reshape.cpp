@@ -33,11 +33,6 @@ void lower_flatten(lowering_context& ctx, const node& n) {
     ctx.output(n, ctx.view(ctx.plain(n, 0), ctx.plain_desc(n.out)), false);
 }
 
-void lower_identity(lowering_context& ctx, const node& n) {
-    const value& v = ctx.input(n, 0);
-    ctx.output(n, v.memory, v.channels);
-}
-
 }  // namespace
 
 extern const layer_descriptor flatten_layer{
@@ -45,6 +40,7 @@ extern const layer_descriptor flatten_layer{
     .max_inputs = 1, .parse = parse_flatten, .bind = bind_flatten, .lower = lower_flatten, .flops = zero_flops};
 extern const layer_descriptor dropout_layer{
     .kind = layer_kind::dropout, .name = "dropout", .alias = nullptr, .has_weights = false, .min_inputs = 1,
-    .max_inputs = 1, .parse = parse_dropout, .bind = same_shape, .lower = lower_identity, .flops = zero_flops};
+    .max_inputs = 1, .parse = parse_dropout, .bind = same_shape, .lower = nullptr, .flops = zero_flops,
+    .identity_at_inference = true};
 
 }  // namespace npyflow
