@@ -182,7 +182,7 @@ def main():
     p.add_argument("--only", default="")
     a = p.parse_args()
     npyflow = os.path.join(a.build, "npyflow")
-    ort_module = os.path.join(a.ort, "node_modules", "onnxruntime-node")
+    ort_module = os.path.join(os.path.abspath(a.ort), "node_modules", "onnxruntime-node")  # node resolves from /tmp
     have_ort = os.path.isdir(os.path.join(ort_module, "bin"))
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)

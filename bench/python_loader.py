@@ -112,7 +112,7 @@ def contenders(batch, threads):
         return lambda path: DataLoader(SliceDataset(path, batch), batch_size=None, num_workers=workers,
                                        persistent_workers=False)
 
-    out = {f"npyflow.Dataset ({threads} threads)": npyflow_batches}
+    out = {f"npyflow.Dataset ({threads} thread{'s' * (threads != 1)})": npyflow_batches}
     workers = {w: f"{w} worker{'s' * (w != 1)}" for w in WORKERS}
     out.update({f"DataLoader per row, {workers[w]}": per_row(w) for w in WORKERS})
     out.update({f"DataLoader batched, {workers[w]}": batched(w) for w in WORKERS})
@@ -171,8 +171,7 @@ def wait_for_quiet(limit_s=120.0):
         before = machine_busy_seconds()
         time.sleep(1.0)
         if machine_busy_seconds() - before < 0.05:
-            break
-    return time.perf_counter() - start
+            return
 
 
 def quiet_pass(make_batches, path, consume):
@@ -188,7 +187,7 @@ def quiet_pass(make_batches, path, consume):
 
 
 def check_same_batches(tmp, batch, threads):
-    """npyflow's batches equal every DataLoader's within 1e-6: the contenders do the same work."""
+    """npyflow's batches equal both DataLoader datasets' within 1e-6: the contenders do the same work."""
     rows = 3 * batch + batch // 3 + 1  # a short last batch too
     path = os.path.join(tmp, "check.npy")
     np.save(path, np.random.default_rng(1).integers(0, 256, size=(rows, 28, 28), dtype=np.uint8))
@@ -197,7 +196,7 @@ def check_same_batches(tmp, batch, threads):
     assert sum(len(x) for x in reference) == rows
     for name, make_batches in list(named.items())[1:]:
         if "0 workers" not in name:
-            continue  # the workers run the same __getitem__
+            continue  # workers run the same __getitem__ as 0 workers
         got = [t.numpy() for t in make_batches(path)]
         assert len(got) == len(reference), f"{name}: {len(got)} batches, npyflow {len(reference)}"
         for a, b in zip(reference, got):

@@ -1,5 +1,7 @@
 // conv1d and conv2d. Arrays: "weight" (O, I/groups, k...) in torch, "kernel" (k..., I/groups, O)
 // in keras, both bound as stored (the lowering names the format); "bias" (O).
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "npyflow/io/error.hpp"
@@ -108,7 +110,7 @@ void lower_conv(lowering_context& ctx, const node& n) {
     for (auto d : l.dilation) dilates.push_back(d - 1);
     const bool has_bias = n.params.contains("bias");
     const auto prop = dnnl::prop_kind::forward_inference;
-    const auto alg = dnnl::algorithm::convolution_direct;
+    auto alg = dnnl::algorithm::convolution_direct;
     auto make_desc = [&](const dnnl::memory::desc& dst_md) {
         return has_bias ? dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, bias_md, dst_md,
                                                           to_dims(l.stride), to_dims(dilates), to_dims(l.pad_begin),
@@ -116,22 +118,45 @@ void lower_conv(lowering_context& ctx, const node& n) {
                         : dnnl::convolution_forward::desc(prop, alg, any_of(l.in[0]), any_w, dst_md, to_dims(l.stride),
                                                           to_dims(dilates), to_dims(l.pad_begin), to_dims(l.pad_end));
     };
+    // The post-ops a kernel may take whatever it is: the activations before any residual add.
+    std::size_t before_add = 0;
+    while (before_add < n.post_ops.size() && n.post_ops[before_add].eltwise) ++before_add;
+    // Winograd's F(4x4, 3x3) where oneDNN has it (AVX-512 machines; 3x3, stride 1, one group)
+    // and the channels make it pay: 2.25x fewer multiplications, for transforms whose cost
+    // only wide convs hide (ResNet-18's 64 to 512 channels: 1.4x the rows/s; the Fashion-MNIST
+    // CNN's 16 and 32: half). Its rounding differs from the direct conv's by about 1e-6
+    // relative; the choice depends on the layer alone, so bits stay the same for any batch
+    // and threads.
+    if (rank == 2 && g == 1 && i >= 64 && o >= 64) {
+        try {
+            alg = dnnl::algorithm::convolution_winograd;
+            (void)dnnl::convolution_forward::primitive_desc(make_desc(any_of(n.out)), ctx.attr(n, {}, 0, before_add),
+                                                            ctx.engine());
+        } catch (const dnnl::error&) {  // no such kernel here
+            alg = dnnl::algorithm::convolution_direct;
+        }
+    }
     // A fused residual add reads its tensor in the output's format: the format the conv picks
     // on its own, fixed before the add is attached (so the kernel stays the same).
     dnnl::memory::desc dst_md = any_of(n.out);
     if (n.has_residual()) {
         dst_md = dnnl::convolution_forward::primitive_desc(make_desc(dst_md), ctx.plain_attr(), ctx.engine()).dst_desc();
     }
-    dnnl::convolution_forward::primitive_desc pd(make_desc(dst_md), ctx.attr(n, dst_md), ctx.engine());
     // Where no fast kernel takes the residual add (oneDNN 2.6's brgconv, which AVX-512
-    // machines get, takes none), the fused conv would run on oneDNN's reference code, about
-    // 100x slower: the conv then keeps the post-ops before the add, and binary adds do the rest.
-    std::size_t fused = n.post_ops.size();
-    if (n.has_residual() && is_reference_code(pd)) {
-        fused = 0;
-        while (fused < n.post_ops.size() && n.post_ops[fused].eltwise) ++fused;
-        pd = dnnl::convolution_forward::primitive_desc(make_desc(dst_md), ctx.attr(n, dst_md, 0, fused), ctx.engine());
+    // machines get, takes none; winograd's neither), the fused conv would run on oneDNN's
+    // reference code, about 100x slower, or not at all: the conv then keeps the post-ops
+    // before the add, and binary adds do the rest.
+    std::optional<dnnl::convolution_forward::primitive_desc> fused_pd;
+    try {
+        fused_pd.emplace(make_desc(dst_md), ctx.attr(n, dst_md), ctx.engine());
+    } catch (const dnnl::error&) {
+        if (!n.has_residual()) throw;
     }
+    const bool split = n.has_residual() && (!fused_pd || is_reference_code(*fused_pd));
+    const std::size_t fused = split ? before_add : n.post_ops.size();
+    const auto pd = split ? dnnl::convolution_forward::primitive_desc(make_desc(dst_md), ctx.attr(n, dst_md, 0, fused),
+                                                                      ctx.engine())
+                          : *fused_pd;
     const dnnl::memory src = ctx.reorder_to(ctx.channels(n, 0), pd.src_desc());
     dnnl::memory dst = ctx.new_memory(pd.dst_desc());
     std::unordered_map<int, dnnl::memory> args{
