@@ -49,7 +49,10 @@ public:
         : input_(std::move(input)),
           labels_(std::move(labels)),
           plan_(std::move(plan)),
-          capacity_(batches_in_flight(options, options.end_row - options.first_row)) {
+          capacity_(batches_in_flight(options, options.end_row - options.first_row)),
+          // Those waiting, those the pipeline fills, and a few the consumer holds.
+          data_pool_(std::make_shared<buffer_pool>(2 * capacity_ + 2)),
+          label_pool_(std::make_shared<buffer_pool>(2 * capacity_ + 2)) {
         options.should_stop = [this] { return cancelled_.load(); };
         thread_ = std::thread([this, options = std::move(options)] { run(options); });
     }
@@ -108,11 +111,14 @@ private:
         out.first_row = b.first_row;
         out.rows = b.rows;
         out.sample = b.sample;
-        out.data.assign(b.data.begin(), b.data.end());
+        out.data = data_pool_->take(b.data.size());
+        std::copy(b.data.begin(), b.data.end(), out.data.begin());
+        out.data_pool = data_pool_;
         if (labels_) {
-            std::vector<std::byte> scratch;
-            const auto rows = labels_->read_rows(b.first_row, b.rows, scratch);
-            out.labels.assign(rows.begin(), rows.end());
+            const auto rows = labels_->read_rows(b.first_row, b.rows, label_scratch_);
+            out.labels = label_pool_->take(rows.size());
+            std::copy(rows.begin(), rows.end(), out.labels.begin());
+            out.label_pool = label_pool_;
         }
         std::unique_lock lock(mutex_);
         space_.wait(lock, [&] { return queue_.size() < capacity_ || cancelled_; });
@@ -125,6 +131,8 @@ private:
     std::shared_ptr<const dataset> input_, labels_;
     std::shared_ptr<const preprocess_plan> plan_;
     const std::size_t capacity_;
+    std::shared_ptr<buffer_pool> data_pool_, label_pool_;
+    std::vector<std::byte> label_scratch_;  // the write stage's own: labels needing conversion
     std::mutex mutex_;
     std::condition_variable filled_, space_;
     std::deque<loaded_batch> queue_;

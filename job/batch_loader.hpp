@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "npyflow/job/buffer_pool.hpp"
 #include "npyflow/ops/preprocess_plan.hpp"
 #include "npyflow/ops/sample_desc.hpp"
 #include "npyflow/pipeline/dataset.hpp"
@@ -53,6 +54,9 @@ struct loaded_batch {
     sample_desc sample;           // of each row, after the preprocess ops
     std::vector<std::byte> data;  // rows * sample.bytes(): C order, native byte order
     std::vector<std::byte> labels;  // rows * the labels' row bytes, when the loader has labels
+    // Where data and labels may be given back once the consumer is done with them, for the
+    // pass's later batches to reuse (optional: a buffer not given back is simply freed).
+    std::shared_ptr<buffer_pool> data_pool, label_pool;
 };
 
 class batch_loader {

@@ -46,7 +46,8 @@ void check_memory(const score_job& job, const pipeline_options& pipeline, const 
                   const dataset& input, const preprocess_plan& plan, rank_group& ranks) {
     memory_estimate memory;
     // As bound, and reordered once for every thread (for each way while auto times them).
-    memory.add("weights", timing_both_ways ? 3 : 2, net.weight_bytes());
+    memory.add("weights", 1, net.weight_bytes());
+    memory.add("weights reordered", timing_both_ways ? 2 : 1, net.reordered_weight_bytes());
     memory.add(fmt::format("activations ({} row{} a thread; the largest: {})", net.micro_batch_rows(),
                            net.micro_batch_rows() == 1 ? "" : "s", net.largest_activation()),
                pipeline.threads, net.activation_bytes());

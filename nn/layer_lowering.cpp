@@ -267,7 +267,10 @@ dnnl::memory lowering_context::constant(const bound_tensor& t, const dnnl::memor
 
 dnnl::memory lowering_context::weights(const node& n, const std::string& role, const dnnl::memory::desc& user,
                                        const dnnl::memory::desc& want) {
-    if (measuring_) return dnnl::memory(want, engine_, nullptr);
+    if (measuring_) {
+        if (want != user) reordered_weight_bytes_ += want.get_size();
+        return dnnl::memory(want, engine_, nullptr);
+    }
     return weights_.get(fmt::format("{}/{}", n.index, role), constant(n.params.at(role), user), want, engine_, stream_);
 }
 

@@ -143,6 +143,9 @@ public:
     // The buffers the plan's memories point into: the plan keeps them.
     std::vector<std::shared_ptr<void>> take_buffers() { return std::move(owned_); }
     std::uint64_t buffer_bytes() const;
+    // While measuring: the bytes of the weights reordered to the layouts the primitives chose
+    // (a winograd kernel's are 4x the bound ones).
+    std::uint64_t reordered_weight_bytes() const { return reordered_weight_bytes_; }
     std::vector<dnnl::memory> input_views() const { return input_views_; }
 
 private:
@@ -166,6 +169,7 @@ private:
     std::size_t current_ = 0;
     std::vector<dnnl::memory> scratchpads_;
     std::size_t scratchpad_bytes_ = 0;
+    std::uint64_t reordered_weight_bytes_ = 0;
 
     const dnnl::engine& engine_;
     dnnl::stream& stream_;

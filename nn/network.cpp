@@ -106,6 +106,7 @@ struct network::impl {
     // One thread's buffers for a plan of `rows` rows, learnt by building its primitives
     // without allocating them.
     std::uint64_t measure_plan_bytes(std::size_t rows) const;
+    mutable std::uint64_t reordered_bytes = 0;  // the weights as the primitives take them
     // Chooses the micro-batch (once) and returns it.
     std::size_t micro_batch() const;
     mutable std::once_flag micro_batch_chosen;
@@ -226,6 +227,7 @@ std::uint64_t network::impl::measure_plan_bytes(std::size_t rows) const {
     lowering_context ctx(engine, stream, weights, rows, model.layout, true);
     (void)lower(ctx);
     (void)ctx.take_steps();
+    reordered_bytes = ctx.reordered_weight_bytes();
     return ctx.buffer_bytes() + 2 * rows * (in_values + out_values) * sizeof(float);
 }
 
@@ -239,6 +241,11 @@ std::size_t network::impl::micro_batch() const {
         plan_bytes = rows == max_micro_batch_rows ? full : measure_plan_bytes(rows);
     });
     return micro_rows;
+}
+
+std::uint64_t network::reordered_weight_bytes() const {
+    (void)impl_->micro_batch();
+    return impl_->reordered_bytes;
 }
 
 std::uint64_t network::activation_bytes() const {

@@ -36,11 +36,13 @@ public:
     std::string describe() const;         // "conv2d+batchnorm+relu | maxpool2d | ... | linear"
     double flops_per_sample() const;      // multiply-adds counted as 2, for throughput figures
 
-    // Memory, for the guard that refuses a job before it starts: the weights (held twice at
-    // most: as bound, and reordered once for every thread), and what each thread's plan
-    // allocates for a micro-batch (activations, reorders, scratchpad), measured by building
-    // its primitives once without their buffers. Throws if oneDNN cannot build them.
+    // Memory, for the guard that refuses a job before it starts: the weights as bound, the
+    // weights reordered once (for every thread) to the layouts the primitives chose (a
+    // winograd conv's 4x larger), and what each thread's plan allocates for a micro-batch
+    // (activations, reorders, scratchpad); the last two measured by building the primitives
+    // once without buffers. Throws if oneDNN cannot build them.
     std::uint64_t weight_bytes() const;
+    std::uint64_t reordered_weight_bytes() const;
     std::uint64_t activation_bytes() const;
     // The layer with the largest output: "layer 0 (conv2d+batchnorm+relu), (16, 4030, 4030) a row".
     std::string largest_activation() const;

@@ -50,9 +50,11 @@ public:
             pass_.reset();  // its pipeline has ended: nothing to keep
             throw py::stop_iteration();
         }
-        py::array x = numpy_owning(std::move(b->data), b->sample.type, batch_shape(b->rows, b->sample.shape));
+        py::array x = numpy_owning(std::move(b->data), b->sample.type, batch_shape(b->rows, b->sample.shape),
+                                   std::move(b->data_pool));
         if (!labels_) return std::move(x);
-        return py::make_tuple(x, numpy_owning(std::move(b->labels), label_type_, batch_shape(b->rows, label_shape_)));
+        return py::make_tuple(x, numpy_owning(std::move(b->labels), label_type_, batch_shape(b->rows, label_shape_),
+                                              std::move(b->label_pool)));
     }
 
     void set_labels(const sample_desc& s) {

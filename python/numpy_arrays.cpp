@@ -28,11 +28,25 @@ py::array numpy_view(const npy_array& array) {
     return view;
 }
 
-py::array numpy_owning(std::vector<std::byte>&& bytes, dtype type, const std::vector<std::uint64_t>& shape) {
-    auto* keep = new std::vector<std::byte>(std::move(bytes));
-    const py::capsule owner(keep, [](void* p) { delete static_cast<std::vector<std::byte>*>(p); });
+namespace {
+
+// What a numpy array owns: the bytes, given back to their pool when the array is freed.
+struct held_bytes {
+    std::vector<std::byte> bytes;
+    std::shared_ptr<buffer_pool> pool;
+    ~held_bytes() {
+        if (pool) pool->give_back(std::move(bytes));
+    }
+};
+
+}  // namespace
+
+py::array numpy_owning(std::vector<std::byte>&& bytes, dtype type, const std::vector<std::uint64_t>& shape,
+                       std::shared_ptr<buffer_pool> pool) {
+    auto* keep = new held_bytes{std::move(bytes), std::move(pool)};
+    const py::capsule owner(keep, [](void* p) { delete static_cast<held_bytes*>(p); });
     const std::vector<py::ssize_t> dims(shape.begin(), shape.end());
-    return py::array(numpy_dtype(type), dims, keep->data(), owner);
+    return py::array(numpy_dtype(type), dims, keep->bytes.data(), owner);
 }
 
 std::span<const std::byte> numpy_rows::bytes() const {

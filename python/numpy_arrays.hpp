@@ -12,6 +12,7 @@
 
 #include "npyflow/io/dtype.hpp"
 #include "npyflow/io/npy_array.hpp"
+#include "npyflow/job/buffer_pool.hpp"
 #include "npyflow/ops/sample_desc.hpp"
 
 namespace npyflow::python {
@@ -25,7 +26,9 @@ py::dtype numpy_dtype(dtype type, byte_order order = byte_order::little);
 py::array numpy_view(const npy_array& array);
 
 // A numpy array that takes over `bytes` (no copy): shape `shape`, C order, native bytes.
-py::array numpy_owning(std::vector<std::byte>&& bytes, dtype type, const std::vector<std::uint64_t>& shape);
+// With a pool, the bytes go back to it when the array is freed.
+py::array numpy_owning(std::vector<std::byte>&& bytes, dtype type, const std::vector<std::uint64_t>& shape,
+                       std::shared_ptr<buffer_pool> pool = nullptr);
 
 // Rows as a model or a job takes them: a C-contiguous array in native byte order (a view of
 // `rows` when it already is one, else a converted copy), and its rows' dtype and shape.
