@@ -214,7 +214,9 @@ TEST_CASE("nn.recurrent.last_step_and_torch_weights_in_keras_layout", "[nn]") {
 TEST_CASE("nn.recurrent.keras_bidirectional_scopes_and_last_output", "[nn]") {
     const torch_rnn fwd = make_rnn(4), bwd = make_rnn(4, 0.5f);
     std::vector<float> reversed;
-    for (std::uint64_t t = T; t-- > 0;) reversed.insert(reversed.end(), input.begin() + t * I, input.begin() + (t + 1) * I);
+    for (std::uint64_t t = T; t-- > 0;) {
+        reversed.insert(reversed.end(), input.begin() + static_cast<long>(t * I), input.begin() + static_cast<long>((t + 1) * I));
+    }
     const auto f = torch_reference(fwd, input), b = torch_reference(bwd, reversed);  // b: in the order read
     const auto step = [&](const std::vector<float>& v, std::uint64_t t) {
         return std::vector<float>(v.begin() + static_cast<long>(t * H), v.begin() + static_cast<long>((t + 1) * H));
