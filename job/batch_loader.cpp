@@ -16,7 +16,9 @@
 #include "npyflow/io/npy_header.hpp"
 #include "npyflow/io/row_range.hpp"
 #include "npyflow/io/small_file.hpp"
+#include "npyflow/job/memory_estimate.hpp"
 #include "npyflow/job/rank_group.hpp"
+#include "npyflow/job/run_job.hpp"
 #include "npyflow/job/stages.hpp"
 #include "npyflow/job/thread_budget.hpp"
 #include "npyflow/ops/op_registry.hpp"
@@ -64,6 +66,8 @@ public:
         }
         space_.notify_all();
         thread_.join();
+        data_pool_->close();
+        label_pool_->close();
     }
 
     std::optional<loaded_batch> next() override {
@@ -119,6 +123,9 @@ private:
             out.labels = label_pool_->take(rows.size());
             std::copy(rows.begin(), rows.end(), out.labels.begin());
             out.label_pool = label_pool_;
+            // A labels file truncated under the pass reads as zeros past its end: an error
+            // naming the file, as for the inputs, never labels made up.
+            if (labels_->lost_pages()) labels_->check_not_truncated();
         }
         std::unique_lock lock(mutex_);
         space_.wait(lock, [&] { return queue_.size() < capacity_ || cancelled_; });
@@ -167,6 +174,18 @@ batch_loader::batch_loader(const batch_loader_options& options) : options_(optio
     rows_ = share.rows();
     if (options.drop_last) rows_ -= rows_ % options.batch_rows;
 
+    // What a pass holds: the batches in the pipeline and as many waiting for the consumer.
+    {
+        pipeline_options pipeline;
+        pipeline.batch_rows = options.batch_rows;
+        pipeline.threads = options.threads;
+        pipeline.prefetch = options.prefetch;
+        memory_estimate memory;
+        add_batch_memory(memory, pipeline, *input_, *plan_);
+        memory.add("batches waiting for the consumer", batches_in_flight(pipeline, rows_),
+                   options.batch_rows * plan_->output().bytes());
+        memory.check(0, 1, "lower batch or prefetch");
+    }
     if (!options.labels.empty()) {
         labels_ = std::make_shared<const dataset>(std::vector{options.labels});
         if (labels_->rows() != input_->rows()) {

@@ -35,6 +35,14 @@ public:
         if (free_.size() < keep_) free_.push_back(std::move(b));
     }
 
+    // Once nobody will take any more: frees those waiting, and those given back later, so
+    // that a buffer a consumer keeps holds no others with it.
+    void close() {
+        const std::lock_guard lock(mutex_);
+        free_.clear();
+        keep_ = 0;
+    }
+
 private:
     std::mutex mutex_;
     std::vector<std::vector<std::byte>> free_;

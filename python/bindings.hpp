@@ -30,5 +30,8 @@ std::uint64_t count_of(const std::optional<std::int64_t>& value, const char* wha
 
 // Python's warnings.warn(message), with the GIL held.
 void warn(const std::string& message);
+// Text from npyflow (messages, array names) as Python text: bytes that are not UTF-8 kept as
+// surrogate escapes, as Python keeps such file names.
+py::str text(const std::string& s);
 
 }  // namespace npyflow::python

@@ -2,6 +2,7 @@
 // background while Python consumes them (job/batch_loader.hpp), each handed over as a numpy
 // array that owns its bytes (torch.from_numpy takes it without a copy).
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/npy_header.hpp"
 #include "npyflow/job/batch_loader.hpp"
+#include "npyflow/job/rank_group.hpp"
+#include "npyflow/job/thread_budget.hpp"
 
 namespace npyflow::python {
 namespace {
@@ -29,8 +32,23 @@ std::vector<std::uint64_t> batch_shape(std::uint64_t rows, const std::vector<std
 class python_pass {
 public:
     python_pass(std::unique_ptr<batch_loader::pass> pass, bool labels) : pass_(std::move(pass)), labels_(labels) {}
+    python_pass(python_pass&& other) noexcept
+        : pass_(std::move(other.pass_)),
+          labels_(other.labels_),
+          label_type_(other.label_type_),
+          label_shape_(std::move(other.label_shape_)) {}
 
     py::object next() {
+        // One reader at a time, as a Python generator allows: the pass is not shared state
+        // that two threads may step (and end) at once.
+        if (busy_.exchange(true)) {
+            throw error("this Dataset iterator is being read by another thread; give each thread its own "
+                        "iter(dataset)");
+        }
+        struct release {
+            std::atomic<bool>& busy;
+            ~release() { busy = false; }
+        } const done{busy_};
         if (!pass_) throw py::stop_iteration();
         for (;;) {
             bool ready = false;
@@ -64,14 +82,25 @@ public:
 
 private:
     std::unique_ptr<batch_loader::pass> pass_;
+    std::atomic<bool> busy_{false};
     bool labels_;
     dtype label_type_ = dtype::int64;
     std::vector<std::uint64_t> label_shape_;
 };
 
 nlohmann::json ops_of(const py::object& spec) {
-    const std::string text = py::module_::import("json").attr("dumps")(spec).cast<std::string>();
-    nlohmann::json j = nlohmann::json::parse(text);
+    std::string json_text;
+    try {  // strict JSON: NaN and Infinity are no numbers a spec file could hold
+        json_text = py::module_::import("json").attr("dumps")(spec, py::arg("allow_nan") = false).cast<std::string>();
+    } catch (py::error_already_set& e) {
+        throw error(fmt::format("spec: not JSON a spec file could hold: {}", e.what()));
+    }
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(json_text);
+    } catch (const nlohmann::json::exception& e) {
+        throw error(fmt::format("spec: {}", e.what()));
+    }
     if (j.is_object()) {
         if (!j.contains("preprocess")) throw error("spec: a dict needs a \"preprocess\" list of ops");
         return j["preprocess"];
@@ -96,7 +125,11 @@ public:
         if (!labels.is_none()) o.labels = path_of(labels, "labels");
         o.batch_rows = count_of(batch, "batch", 0, 1);
         o.prefetch = static_cast<unsigned>(std::min<std::uint64_t>(count_of(prefetch, "prefetch", 0, 1), 1u << 16));
-        o.threads = static_cast<unsigned>(std::min<std::uint64_t>(count_of(threads, "threads", 0, 1), 1u << 16));
+        // Beyond the CPUs, threads only wait for a core (and thousands exhaust the process):
+        // lowered, with a warning, as every job does.
+        const one_process alone;
+        o.threads = settle_threads(static_cast<unsigned>(std::min<std::uint64_t>(count_of(threads, "threads", 0, 1), 1u << 20)),
+                                   alone, warn);
         o.start = count_of(start, "start", 0, 0);
         o.stop = count_of(stop, "stop", UINT64_MAX, 0);
         o.shuffle = shuffle;

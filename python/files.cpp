@@ -5,6 +5,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <pybind11/stl.h>
 
@@ -32,7 +34,7 @@ py::dict inspect(const py::object& path_arg, bool stats, const std::optional<std
     py::list arrays;
     for (const auto& a : report.arrays) {
         py::dict entry;
-        entry["name"] = a.name;
+        entry["name"] = text(a.name);
         entry["dtype"] = std::string(name(a.header.type));
         py::tuple shape(a.header.shape.size());
         for (std::size_t k = 0; k < a.header.shape.size(); ++k) shape[k] = a.header.shape[k];
@@ -49,8 +51,8 @@ py::dict inspect(const py::object& path_arg, bool stats, const std::optional<std
         arrays.append(entry);
     }
     py::dict out;
-    out["path"] = printable_path(path);
-    out["format"] = report.format.empty() ? py::object(py::none()) : py::object(py::str(report.format));
+    out["path"] = text(path.string());  // the path itself (os.fsdecode's form), not a display form
+    out["format"] = report.format.empty() ? py::object(py::none()) : py::object(text(report.format));
     out["arrays"] = arrays;
     return out;
 }
@@ -65,14 +67,18 @@ bool is_plain_npy(const std::filesystem::path& path) {
 py::object load(const py::object& path_arg, const std::optional<std::string>& key) {
     const auto path = path_of(path_arg, "load");
     if (!key && is_plain_npy(path)) return numpy_view(open_npy(path));
-    std::optional<weight_source> source;
+    // Read (and an .npz's members inflated) without the GIL; the views made with it.
+    std::optional<npy_array> flat;
+    std::vector<std::pair<std::string, npy_array>> arrays;
     {
         const py::gil_scoped_release unlocked;
-        source.emplace(path, key.value_or(""));
+        const weight_source source(path, key.value_or(""));
+        if (source.flat()) flat = *source.flat();
+        for (const auto& name : source.names()) arrays.emplace_back(name, source.load(name));
     }
-    if (source->flat()) return numpy_view(*source->flat());
+    if (flat) return numpy_view(*flat);
     py::dict out;
-    for (const auto& name : source->names()) out[py::str(name)] = numpy_view(source->load(name));
+    for (const auto& [name, array] : arrays) out[text(name)] = numpy_view(array);
     return out;
 }
 

@@ -3,10 +3,18 @@
 // without the GIL (so other Python threads run), looking for signals every 50 ms. On Ctrl-C
 // the work's stop flag is set and the work is waited for: a job ends cleanly, keeping its
 // partial output for resume, and Python sees KeyboardInterrupt carrying the job's message.
+//
+// Each Python thread's work runs on one worker thread kept for that Python thread's life, not
+// a new thread per call: a network keeps a plan per thread that runs it, which a new thread
+// for every predict() would build again and keep.
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <future>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <pybind11/pybind11.h>
@@ -23,11 +31,55 @@ inline constexpr std::chrono::milliseconds signal_poll{50};
     throw pybind11::error_already_set();
 }
 
+// One thread that runs the jobs it is given, one at a time.
+class worker_thread {
+public:
+    worker_thread() : thread_([this] { loop(); }) {}
+    ~worker_thread() {
+        {
+            const std::lock_guard lock(mutex_);
+            quit_ = true;
+        }
+        wake_.notify_one();
+        thread_.join();
+    }
+    void run(std::function<void()> job) {
+        {
+            const std::lock_guard lock(mutex_);
+            job_ = std::move(job);
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(mutex_);
+                wake_.wait(lock, [&] { return quit_ || job_; });
+                if (!job_) return;
+                job = std::move(job_);
+                job_ = nullptr;
+            }
+            job();
+        }
+    }
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::function<void()> job_;
+    bool quit_ = false;
+    std::thread thread_;  // last: started once the rest exists
+};
+
 // fn(stop) -> T, called with the GIL held; returns what fn returned.
 template <typename Fn>
 auto run_interruptibly(Fn&& fn) {
+    thread_local worker_thread worker;
     std::atomic<bool> stop{false};
-    auto result = std::async(std::launch::async, [&] { return fn(stop); });
+    std::packaged_task<decltype(fn(stop))()> task([&] { return fn(stop); });
+    auto result = task.get_future();
+    worker.run([&task] { task(); });
     for (;;) {
         {
             const pybind11::gil_scoped_release unlocked;

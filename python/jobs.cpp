@@ -36,7 +36,7 @@ public:
         py::list out;
         for (const auto& w : all_) {
             warn(w);
-            out.append(w);
+            out.append(text(w));
         }
         return out;
     }
@@ -63,8 +63,9 @@ struct common_args {
         return p;
     }
     output_options output() const {
-        if (!(checkpoint_every > 0) || checkpoint_every > 1e9) {
-            throw error(fmt::format("checkpoint_every must be a number of seconds above 0, not {}", checkpoint_every));
+        if (!(checkpoint_every >= 0.001 && checkpoint_every <= 86400)) {  // the CLI's --checkpoint-every range
+            throw error(fmt::format("checkpoint_every must be a number of seconds from 0.001 to 86400, not {}",
+                                    checkpoint_every));
         }
         return {resume, checkpoint_every, false};
     }
@@ -89,7 +90,7 @@ py::tuple shape_tuple(const std::vector<std::uint64_t>& shape) {
 py::dict run_figures(bool already_complete, const job_report& run, std::uint64_t rows,
                      const std::filesystem::path& written, const std::vector<std::uint64_t>& output_shape) {
     py::dict d;
-    d["output"] = printable_path(written);
+    d["output"] = text(written.string());  // the path itself, not a display form
     d["output_shape"] = shape_tuple(output_shape);
     d["already_complete"] = already_complete;
     d["dataset_rows"] = rows;
@@ -135,9 +136,9 @@ py::dict score(const py::object& inputs, const py::object& output, const py::obj
     d["accuracy"] = r.correct && r.rows ? py::object(py::float_(static_cast<double>(*r.correct) / static_cast<double>(r.rows)))
                                         : py::object(py::none());
     d["non_finite_rows"] = r.non_finite;
-    d["inference"] = r.inference;
-    d["network"] = r.network_text;
-    d["preprocess"] = r.preprocess_text;
+    d["inference"] = text(r.inference);
+    d["network"] = text(r.network_text);
+    d["preprocess"] = text(r.preprocess_text);
     d["gflops"] = r.flops_per_sample * static_cast<double>(r.run.pipeline.rows) / 1e9 /
                   std::max(d["seconds"].cast<double>(), 1e-9);
     d["warnings"] = warnings.emit();
@@ -158,7 +159,7 @@ py::dict preprocess(const py::object& inputs, const py::object& output, const py
         return run_preprocess_job(job, alone, stop);
     });
     py::dict d = run_figures(r.already_complete, r.run, r.rows, r.written, r.output_shape);
-    d["preprocess"] = r.preprocess_text;
+    d["preprocess"] = text(r.preprocess_text);
     d["warnings"] = warnings.emit();
     return d;
 }

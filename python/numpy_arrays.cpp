@@ -54,8 +54,9 @@ std::span<const std::byte> numpy_rows::bytes() const {
 }
 
 numpy_rows rows_of(const py::object& rows, const char* what) {
-    py::array a = py::array::ensure(rows);
-    if (!a) throw error(fmt::format("{}: expected a numpy array of rows", what));
+    // numpy's own conversions, which raise what went wrong (a ragged list, MemoryError).
+    const py::module_ np = py::module_::import("numpy");
+    py::array a = np.attr("asarray")(rows);
     const std::string numpy_name = py::str(a.dtype().attr("name"));
     const auto type = dtype_from_name(numpy_name);
     if (!type) {
@@ -68,7 +69,7 @@ numpy_rows rows_of(const py::object& rows, const char* what) {
     if (a.dtype().attr("byteorder").cast<std::string>() == ">") {
         a = a.attr("astype")(a.dtype().attr("newbyteorder")("="));
     }
-    a = py::array::ensure(a, py::array::c_style);
+    a = np.attr("ascontiguousarray")(a);
     numpy_rows out{a, {*type, {}}, static_cast<std::uint64_t>(a.shape(0))};
     for (py::ssize_t k = 1; k < a.ndim(); ++k) out.sample.shape.push_back(static_cast<std::uint64_t>(a.shape(k)));
     return out;

@@ -59,7 +59,7 @@ def test_job_errors_are_the_cli_messages(tmp_path):
         npyflow.score(tmp_path / "x.npy", tmp_path / "o.npy", *CNN, output_kind="scores")
     with pytest.raises(npyflow.Error, match='inference must be "auto", "streams" or "parallel"'):
         npyflow.score(tmp_path / "x.npy", tmp_path / "o.npy", *CNN, inference="gpu")
-    with pytest.raises(npyflow.Error, match="checkpoint_every must be a number of seconds above 0"):
+    with pytest.raises(npyflow.Error, match="checkpoint_every must be a number of seconds from 0.001 to 86400"):
         npyflow.preprocess(tmp_path / "x.npy", tmp_path / "o.npy", checkpoint_every=0)
     with pytest.raises(npyflow.Error, match="missing.npy"):
         npyflow.preprocess(tmp_path / "missing.npy", tmp_path / "o.npy")
