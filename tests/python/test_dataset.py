@@ -3,6 +3,7 @@ batch, prefetch and threads; rank/ranks shards; the preprocess ops as the CLI ap
 labels beside the rows; errors with their messages."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -183,3 +184,42 @@ def test_memory_stays_bounded_on_a_file_larger_than_what_is_held(tmp_path):
     assert total == rows
     # 2 batches in the pipeline and 2 ready (1 MB each), two 64 MB read-ahead windows.
     assert peak - before < 250e6, f"RSS grew {(peak - before) / 1e6:.0f} MB reading a 600 MB file"
+
+
+def test_hostile_uses_are_refused_with_their_reason(rows_file, tmp_path):
+    import threading
+    import warnings
+
+    # One iterator read by several threads at once: refused, never a crash.
+    it = iter(npyflow.Dataset(rows_file, batch=5))
+    errors, seen = [], []
+
+    def read():
+        try:
+            for b in it:
+                seen.append(len(b))
+        except npyflow.Error as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert all("being read by another thread; give each thread its own iter(dataset)" in e for e in errors)
+    assert sum(seen) <= N
+    # Threads beyond the CPUs are lowered, with a warning; the pass is whole.
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert sum(len(b) for b in npyflow.Dataset(rows_file, batch=100, threads=4096)) == N
+    assert any("more than the" in str(x.message) and "CPUs" in str(x.message) for x in w)
+    # NaN is no JSON a spec file could hold.
+    with pytest.raises(npyflow.Error, match="spec: not JSON a spec file could hold"):
+        npyflow.Dataset(rows_file, spec=[{"op": "scale", "factor": float("nan")}])
+    # A labels file truncated under the pass: an error naming it, not labels of zero.
+    np.save(tmp_path / "x.npy", np.zeros((400_000, 1), np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(1, 400_001))
+    with pytest.raises(npyflow.Error, match="y.npy: the file was truncated while being read"):
+        for j, (x, y) in enumerate(npyflow.Dataset(tmp_path / "x.npy", labels=tmp_path / "y.npy", batch=4000,
+                                                   prefetch=1)):
+            assert (y > 0).all()
+            if j == 1:
+                os.truncate(tmp_path / "y.npy", 128 + 8 * 20_000)

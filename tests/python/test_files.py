@@ -105,3 +105,21 @@ def test_file_errors(tmp_path):
         npyflow.load(tmp_path / "bad.npy")
     with pytest.raises(npyflow.Error, match="bad.npy"):
         npyflow.inspect(tmp_path / "bad.npy")
+
+
+def test_names_that_are_not_utf8_are_kept(tmp_path):
+    import zipfile
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.arange(3, dtype=np.float32))
+    with zipfile.ZipFile(tmp_path / "w.npz", "w") as z:
+        info = zipfile.ZipInfo("caf\xe9.npy")  # stored in cp437: not UTF-8
+        z.writestr(info, buf.getvalue())
+    got = npyflow.load(tmp_path / "w.npz")
+    assert len(got) == 1
+    name = next(iter(got))
+    assert np.array_equal(got[name], np.arange(3, dtype=np.float32))
+    assert npyflow.inspect(tmp_path / "w.npz")["arrays"][0]["name"] == name
+    with pytest.raises(npyflow.Error, match="."):  # a message, never an empty one
+        npyflow.Model(FASHION / "mlp.json", tmp_path / "w.npz", strict=True)

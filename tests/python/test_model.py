@@ -134,3 +134,10 @@ def test_no_leak_over_1000_models():
     grown = rss() - before
     # A leaked model would hold its 0.4 MB of weights: 1000 of them, 400 MB.
     assert grown < 20e6, f"RSS grew {grown / 1e6:.1f} MB over 1000 models"
+
+
+def test_inputs_numpy_cannot_make_raise_numpys_error(cnn):
+    with pytest.raises(MemoryError):  # its C-order copy cannot be allocated
+        cnn.predict(np.broadcast_to(np.zeros((1, 28, 28), np.uint8), (10**9, 28, 28)))
+    with pytest.raises(ValueError, match="inhomogeneous"):
+        cnn.predict([[1, 2], [3]])
