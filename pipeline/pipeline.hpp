@@ -44,7 +44,7 @@ struct pipeline_options {
     // The order the run's batches go in, as batch numbers counted from first_row: a
     // permutation of [0, batches) (a shuffled epoch, pipeline/batch_order.hpp); empty for
     // input order. Batches still reach the sink in this order, whatever the threads.
-    std::vector<std::uint64_t> batch_order;
+    std::vector<std::uint64_t> batch_order = {};
     // Called before each batch is started, one call at a time; when it returns true the run
     // stops and throws pipeline_stopped.
     std::function<bool()> should_stop = nullptr;

@@ -6,7 +6,7 @@
 #      scoring against PyTorch, resumable jobs, the demo, refusing to run under mpirun without
 #      MPI), the seed-corpus replay and a short run of each fuzz target;
 #   3. builds with clang under ThreadSanitizer and runs the pipeline tests (the library's and
-#      the CLI's), and a canary whose real race must be reported.
+#      the CLI's) and the data loader's, and a canary whose real race must be reported.
 # Exits non-zero if anything fails. Set NPYFLOW_FUZZ_SECONDS to fuzz longer (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,3 +31,4 @@ CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DNPYFLOW_SANITIZE=thread >/dev/null
 cmake --build build-tsan -j "$jobs"
 ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L pipeline
+ctest --test-dir build-tsan --output-on-failure -j "$jobs" -R '^batch_(loader|order)\.'  # the data loader's threads
