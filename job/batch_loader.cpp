@@ -12,11 +12,11 @@
 
 #include "npyflow/io/error.hpp"
 #include "npyflow/io/file_identity.hpp"
-#include "npyflow/io/json_file.hpp"
 #include "npyflow/io/npy_header.hpp"
 #include "npyflow/io/row_range.hpp"
 #include "npyflow/io/small_file.hpp"
 #include "npyflow/job/memory_estimate.hpp"
+#include "npyflow/job/preprocess_job.hpp"
 #include "npyflow/job/rank_group.hpp"
 #include "npyflow/job/run_job.hpp"
 #include "npyflow/job/stages.hpp"
@@ -34,11 +34,7 @@ nlohmann::json preprocess_ops(const batch_loader_options& o) {
         return o.preprocess;
     }
     check_small_file(o.spec, "JSON spec");
-    const auto spec = read_json_file(o.spec);
-    if (!spec.is_object() || !spec.contains("preprocess")) {
-        throw error(fmt::format("{}: needs a \"preprocess\" list of ops", printable_path(o.spec)));
-    }
-    return spec["preprocess"];
+    return read_preprocess_ops(o.spec);
 }
 
 // A pass: the pipeline on a thread of its own, its write stage handing copies of the batches

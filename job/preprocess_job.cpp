@@ -15,6 +15,14 @@
 
 namespace npyflow {
 
+nlohmann::json read_preprocess_ops(const std::filesystem::path& spec) {
+    const auto json = read_json_file(spec);
+    if (!json.is_object() || !json.contains("preprocess")) {
+        throw error(fmt::format("{}: needs a \"preprocess\" list of ops", printable_path(spec)));
+    }
+    return json["preprocess"];
+}
+
 preprocess_report run_preprocess_job(const preprocess_job& job, rank_group& ranks, const std::atomic<bool>& stop) {
     job_paths paths;
     for (const auto& in : job.inputs) paths.reads("input", in);
@@ -28,13 +36,7 @@ preprocess_report run_preprocess_job(const preprocess_job& job, rank_group& rank
     fingerprint.add_inputs(job.inputs);
     if (!job.spec.empty()) fingerprint.add_file("spec", job.spec);
     nlohmann::json ops = nlohmann::json::array();
-    if (!job.spec.empty()) {
-        const auto spec = read_json_file(job.spec);
-        if (!spec.is_object() || !spec.contains("preprocess")) {
-            throw error(fmt::format("{}: needs a \"preprocess\" list of ops", printable_path(job.spec)));
-        }
-        ops = spec["preprocess"];
-    }
+    if (!job.spec.empty()) ops = read_preprocess_ops(job.spec);
     const dataset input(job.inputs);
     const preprocess_plan plan = with_context(printable_path(job.spec), [&] {
         return preprocess_plan(parse_ops(ops), {input.type(), input.row_shape()});

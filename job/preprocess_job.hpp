@@ -43,6 +43,10 @@ struct preprocess_report {
     std::string preprocess_text;
 };
 
+// The "preprocess" list of ops a JSON spec file holds (a model spec's too); an error naming
+// the file when it holds none.
+nlohmann::json read_preprocess_ops(const std::filesystem::path& spec);
+
 // Every rank calls it at once; throws as run_score_job does.
 preprocess_report run_preprocess_job(const preprocess_job& job, rank_group& ranks, const std::atomic<bool>& stop = {});
 
