@@ -1,6 +1,7 @@
 // lstm and gru on (T, F) samples (batch first), as PyTorch's nn.LSTM / nn.GRU and Keras's
-// LSTM / GRU compute them, with oneDNN's RNN primitives: one per stacked layer, both
-// directions in one (bidirectional_concat, forward first as PyTorch concatenates them).
+// LSTM / GRU compute them. A gru runs in oneDNN's RNN primitives, one per stacked layer, both
+// directions in one (bidirectional_concat, forward first as PyTorch concatenates them); an
+// lstm in one matmul a time step (lstm_steps.cpp, which says why).
 //
 // Arrays, per layer k (and direction, "_reverse" in torch):
 //   torch: weight_ih_l{k} (G*H, I), weight_hh_l{k} (G*H, H), bias_ih_l{k}, bias_hh_l{k} (G*H);
@@ -9,15 +10,16 @@
 //          reset_after (Keras 2's default; bias row 0 for the input, row 1 for the recurrence);
 //          gates i,f,c,o (lstm), z,r,h (gru). A Bidirectional layer's directions are scopes
 //          below its name: "bidirectional/forward_lstm/lstm_cell/kernel:0", "backward_...".
-// Binding rearranges them once into oneDNN's layouts: weights (1, D, I, G, H) "ldigo", bias
-// (1, D, G', H) "ldgo" with oneDNN's gate order: lstm i,f,c,o; gru u,r,o (u is torch's z), and
-// the linear-before-reset gru a fourth bias, the recurrence's candidate bias. A gate order
+// Binding rearranges them once, into oneDNN's gate order: lstm i,f,c,o; gru u,r,o (u is
+// torch's z), and the linear-before-reset gru a fourth bias, the recurrence's candidate bias;
+// and into the layouts each lowering multiplies (bind_lstm_layer, bind_gru_layer). A gate order
 // that the shapes cannot show (every gate block is the same size) is why the order is fixed
 // by the layout; docs/model-spec.md has the table and tests/nn proves each.
 #include <fmt/format.h>
 
 #include "npyflow/io/error.hpp"
 #include "npyflow/nn/layer_lowering.hpp"
+#include "npyflow/nn/layers/lstm_steps.hpp"
 
 namespace npyflow {
 namespace {
@@ -94,6 +96,72 @@ void place_weights(const bound_tensor& w, bool torch, const std::vector<std::uin
     }
 }
 
+// One direction's bias in oneDNN's gate order: torch's bias_ih + bias_hh, keras's one row or
+// reset_after's input and recurrent rows; the linear-before-reset gru keeps the candidate's
+// recurrent bias apart, as a fourth gate.
+void place_bias(const layer_spec& s, const direction_arrays& a, bool torch, const std::vector<std::uint64_t>& order,
+                std::uint64_t h, float* dst) {
+    const std::uint64_t g = order.size();
+    const bool two_rows = !torch && linear_before_reset(s);
+    for (std::uint64_t gate = 0; gate < g; ++gate) {
+        for (std::uint64_t k = 0; k < h; ++k) {
+            const std::uint64_t src = order[gate] * h + k;
+            const float input_part = a.input_bias->values[src];
+            const float recurrent_part = torch      ? a.recurrent_bias->values[src]
+                                         : two_rows ? a.input_bias->values[g * h + src]
+                                                    : 0.0f;
+            const bool apart = linear_before_reset(s) && gate == 2;
+            dst[gate * h + k] = input_part + (apart ? 0.0f : recurrent_part);
+            if (apart) dst[3 * h + k] = recurrent_part;
+        }
+    }
+}
+
+// An lstm layer's arrays as its lowering (lstm_steps.cpp) multiplies them: per direction one
+// (in + hidden, 4*hidden) matrix, the input weights' rows above the recurrent ones, so that
+// [x_t, h_t-1] times it gives every gate in one product; gates i,f,g,o. The g gate's columns
+// and bias are doubled: the lowering takes one sigmoid of every gate and gets tanh(a) as
+// 2*sigmoid(2a) - 1.
+void bind_lstm_layer(bound_layer& b, std::uint64_t layer, const std::vector<direction_arrays>& found, bool torch,
+                     std::uint64_t in, std::uint64_t h) {
+    const layer_spec& s = b.spec;
+    const auto order = gate_order(s, torch);
+    const std::uint64_t width = order.size() * h;
+    for (std::uint64_t d = 0; d < found.size(); ++d) {
+        std::vector<float> w((in + h) * width), bias(width, 0.0f);
+        place_weights(found[d].input, torch, order, in, h, w.data());
+        place_weights(found[d].recurrent, torch, order, h, h, w.data() + in * width);
+        if (s.bias) place_bias(s, found[d], torch, order, h, bias.data());
+        for (std::uint64_t row = 0; row < in + h; ++row) {
+            for (std::uint64_t k = 0; k < h; ++k) w[row * width + 2 * h + k] *= 2.0f;
+        }
+        for (std::uint64_t k = 0; k < h; ++k) bias[2 * h + k] *= 2.0f;
+        const std::string role = fmt::format("{}{}", layer, d ? "_reverse" : "");
+        const std::string name = s.name + fmt::format(" layer {}", layer);
+        b.params["weights_" + role] = make_tensor({in + h, width}, std::move(w), name);
+        b.params["bias_" + role] = make_tensor({width}, std::move(bias), name);
+    }
+}
+
+// A gru layer's arrays in the layouts of oneDNN's gru primitives: weights (1, D, I, G, H)
+// "ldigo", bias (1, D, G', H) "ldgo".
+void bind_gru_layer(bound_layer& b, std::uint64_t layer, const std::vector<direction_arrays>& found, bool torch,
+                    std::uint64_t in, std::uint64_t h) {
+    const layer_spec& s = b.spec;
+    const auto order = gate_order(s, torch);
+    const std::uint64_t g = gates(s), dirs = found.size(), bias_gates = linear_before_reset(s) ? 4 : g;
+    std::vector<float> w_layer(dirs * in * g * h), w_iter(dirs * h * g * h), bias(dirs * bias_gates * h, 0.0f);
+    for (std::uint64_t d = 0; d < dirs; ++d) {
+        place_weights(found[d].input, torch, order, in, h, w_layer.data() + d * in * g * h);
+        place_weights(found[d].recurrent, torch, order, h, h, w_iter.data() + d * h * g * h);
+        if (s.bias) place_bias(s, found[d], torch, order, h, bias.data() + d * bias_gates * h);
+    }
+    const std::string name = s.name + fmt::format(" layer {}", layer);
+    b.params[fmt::format("weights_layer_{}", layer)] = make_tensor({1, dirs, in, g, h}, std::move(w_layer), name);
+    b.params[fmt::format("weights_iter_{}", layer)] = make_tensor({1, dirs, h, g, h}, std::move(w_iter), name);
+    b.params[fmt::format("bias_{}", layer)] = make_tensor({1, dirs, bias_gates, h}, std::move(bias), name);
+}
+
 bool bind_recurrent(binding_context& ctx, bound_layer& b) {
     const auto& s = b.spec;
     const tensor_shape& x = b.in[0];
@@ -103,8 +171,6 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
     if (!check_stated_input(ctx, b, x[1], "input_size")) return false;
     const bool torch = ctx.torch();
     const std::uint64_t h = *s.out_features, g = gates(s), dirs = directions(s), t = x[0];
-    const auto order = gate_order(s, torch);
-    const std::uint64_t bias_gates = linear_before_reset(s) ? 4 : g;
     std::uint64_t in = x[1];
     bool ok = true;
     for (std::uint64_t layer = 0; layer < s.num_layers; ++layer) {
@@ -149,33 +215,10 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
             }
         }
         if (!ok) break;
-        std::vector<float> w_layer(dirs * in * g * h), w_iter(dirs * h * g * h), bias(dirs * bias_gates * h, 0.0f);
-        for (std::uint64_t d = 0; d < dirs; ++d) {
-            place_weights(found[d].input, torch, order, in, h, w_layer.data() + d * in * g * h);
-            place_weights(found[d].recurrent, torch, order, h, h, w_iter.data() + d * h * g * h);
-            if (!s.bias) continue;
-            float* db = bias.data() + d * bias_gates * h;
-            const bool two_rows = !torch && linear_before_reset(s);
-            for (std::uint64_t gate = 0; gate < g; ++gate) {
-                for (std::uint64_t k = 0; k < h; ++k) {
-                    const std::uint64_t src = order[gate] * h + k;
-                    // torch: bias_ih and bias_hh; keras: one row, or reset_after's input and recurrent rows.
-                    const float input_part = found[d].input_bias->values[src];
-                    const float recurrent_part = torch      ? found[d].recurrent_bias->values[src]
-                                                 : two_rows ? found[d].input_bias->values[g * h + src]
-                                                            : 0.0f;
-                    // The candidate's recurrence bias stays apart in the linear-before-reset form.
-                    const bool apart = linear_before_reset(s) && gate == 2;
-                    db[gate * h + k] = input_part + (apart ? 0.0f : recurrent_part);
-                    if (apart) db[3 * h + k] = recurrent_part;
-                }
-            }
-        }
-        if (ok) {
-            const std::string name = s.name + fmt::format(" layer {}", layer);
-            b.params[fmt::format("weights_layer_{}", layer)] = make_tensor({1, dirs, in, g, h}, std::move(w_layer), name);
-            b.params[fmt::format("weights_iter_{}", layer)] = make_tensor({1, dirs, h, g, h}, std::move(w_iter), name);
-            b.params[fmt::format("bias_{}", layer)] = make_tensor({1, dirs, bias_gates, h}, std::move(bias), name);
+        if (is_lstm(s)) {
+            bind_lstm_layer(b, layer, found, torch, in, h);
+        } else {
+            bind_gru_layer(b, layer, found, torch, in, h);
         }
         in = h * dirs;
     }
@@ -183,7 +226,8 @@ bool bind_recurrent(binding_context& ctx, bound_layer& b) {
     return fits_in_memory(ctx, {t, h * dirs}) && ok;
 }
 
-void lower_recurrent(lowering_context& ctx, const node& n) {
+// The gru's output sequence (rows, T, H*D), from oneDNN's gru primitives, one per stacked layer.
+dnnl::memory gru_sequence(lowering_context& ctx, const node& n) {
     using tag = dnnl::memory::format_tag;
     using dt = dnnl::memory::data_type;
     const layer_spec& s = n.layer->spec;
@@ -206,13 +250,7 @@ void lower_recurrent(lowering_context& ctx, const node& n) {
         const dnnl::memory::desc w_iter_user(to_dims({1, dirs, h, g, h}), dt::f32, tag::ldigo);
         dnnl::primitive prim;
         dnnl::memory::desc w_layer_md, w_iter_md, scratchpad;
-        if (is_lstm(s)) {
-            const dnnl::lstm_forward::desc desc(prop, direction, src_md, none, none, w_layer_any, w_iter_any, bias_md,
-                                                dst_md, none, none);
-            const dnnl::lstm_forward::primitive_desc pd(desc, ctx.plain_attr(), ctx.engine());
-            prim = dnnl::lstm_forward(pd);
-            w_layer_md = pd.weights_layer_desc(), w_iter_md = pd.weights_iter_desc(), scratchpad = pd.scratchpad_desc();
-        } else if (linear_before_reset(s)) {
+        if (linear_before_reset(s)) {
             const dnnl::lbr_gru_forward::desc desc(prop, direction, src_md, none, w_layer_any, w_iter_any, bias_md,
                                                    dst_md, none);
             const dnnl::lbr_gru_forward::primitive_desc pd(desc, ctx.plain_attr(), ctx.engine());
@@ -235,6 +273,15 @@ void lower_recurrent(lowering_context& ctx, const node& n) {
         src = dst;
         in = h * dirs;
     }
+    return src;
+}
+
+void lower_recurrent(lowering_context& ctx, const node& n) {
+    using tag = dnnl::memory::format_tag;
+    using dt = dnnl::memory::data_type;
+    const layer_spec& s = n.layer->spec;
+    const std::uint64_t t = n.layer->in[0][0], h = *s.out_features, dirs = directions(s), rows = ctx.rows();
+    const dnnl::memory src = is_lstm(s) ? lstm_sequence(ctx, n) : gru_sequence(ctx, n);
     const tensor_shape sequence{t, h * dirs};
     const dnnl::memory all = ctx.view(src, ctx.plain_desc(sequence));
     if (s.return_sequences) {

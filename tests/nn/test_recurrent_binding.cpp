@@ -29,12 +29,13 @@ std::vector<float> values(std::size_t n, float seed) {
 
 struct torch_rnn {
     std::uint64_t gates;
-    std::vector<float> w_ih, w_hh, b_ih, b_hh;  // (G*H, I), (G*H, H), (G*H), (G*H)
+    std::vector<float> w_ih, w_hh, b_ih, b_hh;  // (G*H, in), (G*H, H), (G*H), (G*H)
+    std::uint64_t in = I;
 };
 
-torch_rnn make_rnn(std::uint64_t gates, float seed = 0) {
-    return {gates, values(gates * H * I, 0.3f + seed), values(gates * H * H, 1.1f + seed), values(gates * H, 2.3f + seed),
-            values(gates * H, 3.7f + seed)};
+torch_rnn make_rnn(std::uint64_t gates, float seed = 0, std::uint64_t in = I) {
+    return {gates, values(gates * H * in, 0.3f + seed), values(gates * H * H, 1.1f + seed),
+            values(gates * H, 2.3f + seed), values(gates * H, 3.7f + seed), in};
 }
 
 // (W x)[gate block g] for a (G*H, n) matrix.
@@ -48,10 +49,10 @@ float dot(const std::vector<float>& w, std::uint64_t row, const float* x, std::u
 std::vector<float> torch_reference(const torch_rnn& r, const std::vector<float>& x) {
     std::vector<float> h(H, 0), c(H, 0), out;
     for (std::uint64_t t = 0; t < T; ++t) {
-        const float* xt = x.data() + t * I;
+        const float* xt = x.data() + t * r.in;
         std::vector<float> next(H);
         for (std::uint64_t k = 0; k < H; ++k) {
-            auto pre_i = [&](std::uint64_t g) { return dot(r.w_ih, g * H + k, xt, I) + r.b_ih[g * H + k]; };
+            auto pre_i = [&](std::uint64_t g) { return dot(r.w_ih, g * H + k, xt, r.in) + r.b_ih[g * H + k]; };
             auto pre_h = [&](std::uint64_t g) { return dot(r.w_hh, g * H + k, h.data(), H) + r.b_hh[g * H + k]; };
             if (r.gates == 4) {  // i, f, g, o
                 const float i = sigmoid(pre_i(0) + pre_h(0)), f = sigmoid(pre_i(1) + pre_h(1));
@@ -268,6 +269,56 @@ TEST_CASE("nn.recurrent.keras_bidirectional_scopes_and_last_output", "[nn]") {
     REQUIRE_THROWS_WITH(spec_of(R"({"layout": "keras", "input": {"shape": [3, 2]}, "layers": [{"type": "lstm",
         "name": "b", "units": 2, "bidirectional": true, "merge_mode": "sum"}]})"),
                         Catch::Contains(R"('merge_mode' "sum": npyflow concatenates the two directions)"));
+}
+
+// Two stacked bidirectional layers without biases (the second reads both directions of the
+// first) over 70 rows: more than one micro-batch and a padded tail. Each row equals the
+// equations, and its bits are the same computed alone.
+TEST_CASE("nn.recurrent.lstm_stacked_bidirectional_without_bias", "[nn]") {
+    std::vector<torch_rnn> cells{make_rnn(4, 0.0f), make_rnn(4, 0.5f), make_rnn(4, 1.0f, 2 * H), make_rnn(4, 1.5f, 2 * H)};
+    for (auto& c : cells) std::fill(c.b_ih.begin(), c.b_ih.end(), 0.0f), std::fill(c.b_hh.begin(), c.b_hh.end(), 0.0f);
+    const auto reversed = [](const std::vector<float>& seq, std::uint64_t width) {
+        std::vector<float> out;
+        for (std::uint64_t t = T; t-- > 0;) {
+            out.insert(out.end(), seq.begin() + static_cast<long>(t * width), seq.begin() + static_cast<long>((t + 1) * width));
+        }
+        return out;
+    };
+    const auto bidirectional = [&](const torch_rnn& f, const torch_rnn& b, const std::vector<float>& x) {
+        const auto forward = torch_reference(f, x), backward = reversed(torch_reference(b, reversed(x, f.in)), H);
+        std::vector<float> out;
+        for (std::uint64_t t = 0; t < T; ++t) {
+            out.insert(out.end(), forward.begin() + static_cast<long>(t * H), forward.begin() + static_cast<long>((t + 1) * H));
+            out.insert(out.end(), backward.begin() + static_cast<long>(t * H), backward.begin() + static_cast<long>((t + 1) * H));
+        }
+        return out;
+    };
+    constexpr std::size_t rows = 70;
+    std::vector<float> inputs, want;
+    for (std::size_t row = 0; row < rows; ++row) {
+        const auto x = values(T * I, 0.37f * static_cast<float>(row));
+        const auto y = bidirectional(cells[2], cells[3], bidirectional(cells[0], cells[1], x));
+        inputs.insert(inputs.end(), x.begin(), x.end());
+        want.insert(want.end(), y.begin(), y.end());
+    }
+    scratch_dir dir;
+    std::map<std::string, array> arrays;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+        const std::string suffix = fmt::format("_l{}{}", k / 2, k % 2 ? "_reverse" : "");
+        arrays["rnn.weight_ih" + suffix] = {{4 * H, cells[k].in}, cells[k].w_ih};
+        arrays["rnn.weight_hh" + suffix] = {{4 * H, H}, cells[k].w_hh};
+    }
+    save_weights(dir.path(), arrays);
+    const auto spec = spec_of(rnn_spec("torch", "lstm", R"(, "num_layers": 2, "bidirectional": true, "bias": false)"));
+    const auto all = run_network(spec, dir.path(), inputs, rows);
+    expect_close(all, want);
+    const std::size_t width = T * 2 * H;
+    for (const std::size_t row : {std::size_t{0}, std::size_t{63}, std::size_t{64}, rows - 1}) {
+        const std::vector<float> x(inputs.begin() + static_cast<long>(row * T * I),
+                                   inputs.begin() + static_cast<long>((row + 1) * T * I));
+        const auto alone = run_network(spec, dir.path(), x, 1);
+        REQUIRE(std::equal(alone.begin(), alone.end(), all.begin() + static_cast<long>(row * width)));
+    }
 }
 
 }  // namespace npyflow::test
