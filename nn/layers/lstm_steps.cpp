@@ -5,7 +5,8 @@
 // adds the bias and takes the sigmoid of every gate in the matmul's post-op; then
 //   c_t = f * c_t-1 + i * (2 * g' - 1)     (2 * sigmoid(2a) - 1 is tanh(a))
 //   h_t = o * tanh(c_t)                    (tanh by an eltwise primitive)
-// and h_t goes both to the output sequence and to the next step's [x, h].
+// and h_t goes both to the next step's [x, h] and on: to the next stacked layer's [x, h], which
+// takes its step t right after (one-way layers), or to the layer's output sequence.
 //
 // Why not oneDNN's lstm primitive, as the gru uses: on the model zoo's 2-layer LSTM (T=64,
 // H=128) its brgemm cell ran about 10% below this on one AVX-512 core, and the whole model
@@ -55,42 +56,61 @@ NPYFLOW_KERNEL void emit_hidden_state(const float* gates, const float* tanh_c, s
     }
 }
 
-// One direction of one stacked layer, on one thread's micro-batch: the buffers the host steps
-// read and write, found through their memories (the input's handle is set for every run).
-struct direction_state {
-    std::uint64_t rows, steps, in, hidden, out_width, out_offset;
-    dnnl::memory src, dst;              // (rows, T, in), (rows, T, out_width)
+// Rows of floats in a memory, a time step each: step t of row r at
+// offset + r * row_stride + t * step_stride (step_stride 0: the same place every step).
+struct strided_rows {
+    dnnl::memory memory;
+    std::uint64_t offset = 0, row_stride = 0, step_stride = 0;
+    float* at(std::uint64_t t) const { return static_cast<float*>(memory.get_data_handle()) + offset + t * step_stride; }
+};
+
+// One direction of one stacked layer on one thread's micro-batch: its buffers, and what the
+// host steps do with them. Memories are read for their handles at each run (the model's
+// input is a view whose handle is set for every micro-batch).
+struct cell_state {
+    std::uint64_t rows, in, hidden;
+    std::optional<strided_rows> input;  // copied into [x, h] before each step; none: another cell writes it there
+    strided_rows output;                // where h_t goes, besides [x, h]
     dnnl::memory xh, gates, c, tanh_c;  // (rows, in + hidden), (rows, 4 hidden), (rows, hidden) x 2
 
     static float* data(const dnnl::memory& m) { return static_cast<float*>(m.get_data_handle()); }
 
-    // x_t into the [x, h] rows.
     void load_input(std::uint64_t t) const {
-        const float* x = data(src);
+        if (!input) return;
+        const float* x = input->at(t);
         float* to = data(xh);
-        for (std::uint64_t r = 0; r < rows; ++r) {
-            std::memcpy(to + r * (in + hidden), x + (r * steps + t) * in, in * sizeof(float));
-        }
+        for (std::uint64_t r = 0; r < rows; ++r) std::memcpy(to + r * (in + hidden), x + r * input->row_stride, in * sizeof(float));
     }
+    // Zero state, and x of the first step.
     void start(std::uint64_t first_t) const {
         std::fill_n(data(c), rows * hidden, 0.0f);
         for (std::uint64_t r = 0; r < rows; ++r) std::fill_n(data(xh) + r * (in + hidden) + in, hidden, 0.0f);
         load_input(first_t);
     }
     void update_cell() const { update_cell_state(data(gates), data(c), rows, hidden); }
-    // h_t = o * tanh(c_t), to the output at step t and to [x, h]; then x of the next step.
+    // h_t = o * tanh(c_t), to the output and to [x, h]; then x of the next step.
     void emit_hidden(std::uint64_t t, std::optional<std::uint64_t> next_t) const {
-        emit_hidden_state(data(gates), data(tanh_c), rows, hidden, data(dst) + t * out_width + out_offset,
-                          steps * out_width, data(xh) + in, in + hidden);
+        emit_hidden_state(data(gates), data(tanh_c), rows, hidden, output.at(t), output.row_stride, data(xh) + in,
+                          in + hidden);
         if (next_t) load_input(*next_t);
     }
 };
 
-// Adds one direction's steps, reading `src` and writing its part of `dst`.
-void lower_direction(lowering_context& ctx, const node& n, const std::string& role, bool reverse,
-                     const dnnl::memory& src, const dnnl::memory& dst, std::uint64_t in, std::uint64_t out_offset) {
+// A cell's state and the primitives of its steps.
+struct cell {
+    std::shared_ptr<cell_state> state;
+    dnnl::matmul product;
+    dnnl::memory::desc product_scratchpad;
+    std::unordered_map<int, dnnl::memory> product_args;
+    dnnl::eltwise_forward tanh;
+    dnnl::memory::desc tanh_scratchpad;
+};
+
+// The cell of one direction (weights `role`) of a layer reading `in` features; its input
+// and output are set by the caller.
+cell make_cell(lowering_context& ctx, const node& n, const std::string& role, std::uint64_t in) {
     const layer_spec& s = n.layer->spec;
-    const std::uint64_t t_count = n.layer->in[0][0], h = *s.out_features, rows = ctx.rows();
+    const std::uint64_t h = *s.out_features, rows = ctx.rows();
     const dnnl::memory::desc xh_md(to_dims({rows, in + h}), dt::f32, tag::ab);
     const dnnl::memory::desc gates_md(to_dims({rows, 4 * h}), dt::f32, tag::ab);
     const dnnl::memory::desc state_md(to_dims({rows, h}), dt::f32, tag::ab);
@@ -110,46 +130,80 @@ void lower_direction(lowering_context& ctx, const node& n, const std::string& ro
                                     0.0f),
         ctx.plain_attr(), ctx.engine());
 
-    auto state = std::make_shared<direction_state>(direction_state{
-        .rows = rows, .steps = t_count, .in = in, .hidden = h, .out_width = h * (s.bidirectional ? 2 : 1),
-        .out_offset = out_offset, .src = src, .dst = dst, .xh = ctx.new_memory(xh_md),
-        .gates = ctx.new_memory(gates_md), .c = ctx.new_memory(state_md), .tanh_c = ctx.new_memory(state_md)});
-    std::unordered_map<int, dnnl::memory> product_args{
-        {DNNL_ARG_SRC, state->xh},
-        {DNNL_ARG_WEIGHTS, ctx.weights(n, "weights_" + role, weights_user, product_pd.weights_desc())},
-        {DNNL_ARG_DST, state->gates}};
-    if (s.bias) product_args[DNNL_ARG_BIAS] = ctx.constant(n.params.at("bias_" + role), bias_md);
-    const dnnl::matmul product_prim(product_pd);
-    const dnnl::eltwise_forward tanh_prim(tanh_pd);
+    cell c{.state = std::make_shared<cell_state>(cell_state{
+               .rows = rows, .in = in, .hidden = h, .input = std::nullopt, .output = {}, .xh = ctx.new_memory(xh_md),
+               .gates = ctx.new_memory(gates_md), .c = ctx.new_memory(state_md), .tanh_c = ctx.new_memory(state_md)}),
+           .product = dnnl::matmul(product_pd),
+           .product_scratchpad = product_pd.scratchpad_desc(),
+           .product_args = {},
+           .tanh = dnnl::eltwise_forward(tanh_pd),
+           .tanh_scratchpad = tanh_pd.scratchpad_desc()};
+    c.product_args = {{DNNL_ARG_SRC, c.state->xh},
+                      {DNNL_ARG_WEIGHTS, ctx.weights(n, "weights_" + role, weights_user, product_pd.weights_desc())},
+                      {DNNL_ARG_DST, c.state->gates}};
+    if (s.bias) c.product_args[DNNL_ARG_BIAS] = ctx.constant(n.params.at("bias_" + role), bias_md);
+    return c;
+}
 
-    auto time_of = [&](std::uint64_t step) { return reverse ? t_count - 1 - step : step; };
-    ctx.add_host([state, t = time_of(0)](std::uint64_t) { state->start(t); });
-    for (std::uint64_t step = 0; step < t_count; ++step) {
-        const std::uint64_t t = time_of(step);
-        const auto next = step + 1 < t_count ? std::optional(time_of(step + 1)) : std::nullopt;
-        ctx.add(product_prim, product_pd.scratchpad_desc(), product_args);
-        ctx.add_host([state](std::uint64_t) { state->update_cell(); });
-        ctx.add(tanh_prim, tanh_pd.scratchpad_desc(), {{DNNL_ARG_SRC, state->c}, {DNNL_ARG_DST, state->tanh_c}});
-        ctx.add_host([state, t, next](std::uint64_t) { state->emit_hidden(t, next); });
-    }
+void add_start(lowering_context& ctx, const cell& c, std::uint64_t first_t) {
+    ctx.add_host([state = c.state, first_t](std::uint64_t) { state->start(first_t); });
+}
+
+// Step t of the cell; next_t: the step after it, whose input it then loads.
+void add_step(lowering_context& ctx, const cell& c, std::uint64_t t, std::optional<std::uint64_t> next_t) {
+    ctx.add(c.product, c.product_scratchpad, c.product_args);
+    ctx.add_host([state = c.state](std::uint64_t) { state->update_cell(); });
+    ctx.add(c.tanh, c.tanh_scratchpad, {{DNNL_ARG_SRC, c.state->c}, {DNNL_ARG_DST, c.state->tanh_c}});
+    ctx.add_host([state = c.state, t, next_t](std::uint64_t) { state->emit_hidden(t, next_t); });
 }
 
 }  // namespace
 
 dnnl::memory lstm_sequence(lowering_context& ctx, const node& n) {
     const layer_spec& s = n.layer->spec;
-    const std::uint64_t t = n.layer->in[0][0], h = *s.out_features, dirs = s.bidirectional ? 2 : 1;
-    std::uint64_t in = n.layer->in[0][1];
-    dnnl::memory src = ctx.plain(n, 0);
-    for (std::uint64_t layer = 0; layer < s.num_layers; ++layer) {
-        const dnnl::memory dst = ctx.new_memory(ctx.plain_desc({t, h * dirs}));
-        for (std::uint64_t d = 0; d < dirs; ++d) {
-            lower_direction(ctx, n, fmt::format("{}{}", layer, d ? "_reverse" : ""), d == 1, src, dst, in, d * h);
+    const std::uint64_t t_count = n.layer->in[0][0], h = *s.out_features, dirs = s.bidirectional ? 2 : 1;
+    const std::uint64_t width = h * dirs;
+    const std::uint64_t in = n.layer->in[0][1];
+    const dnnl::memory src = ctx.plain(n, 0);
+    const auto sequence = [&](const dnnl::memory& m, std::uint64_t features, std::uint64_t offset = 0) {
+        return strided_rows{m, offset, t_count * features, features};
+    };
+    if (!s.bidirectional) {
+        // Layer by layer within each step: a layer's h_t goes straight into the next layer's
+        // [x, h], and only the last layer's sequence is stored.
+        std::vector<cell> cells;
+        for (std::uint64_t layer = 0; layer < s.num_layers; ++layer) {
+            cells.push_back(make_cell(ctx, n, fmt::format("{}", layer), layer ? h : in));
         }
-        src = dst;
-        in = h * dirs;
+        const dnnl::memory dst = ctx.new_memory(ctx.plain_desc({t_count, h}));
+        cells.front().state->input = sequence(src, in);
+        for (std::size_t k = 0; k + 1 < cells.size(); ++k) cells[k].state->output = {cells[k + 1].state->xh, 0, 2 * h, 0};
+        cells.back().state->output = sequence(dst, h);
+        for (const auto& c : cells) add_start(ctx, c, 0);
+        for (std::uint64_t t = 0; t < t_count; ++t) {
+            for (const auto& c : cells) add_step(ctx, c, t, t + 1 < t_count ? std::optional(t + 1) : std::nullopt);
+        }
+        return dst;
     }
-    return src;
+    // Both directions of a layer read its whole input sequence: one layer after the other.
+    dnnl::memory layer_in = src;
+    std::uint64_t features = in;
+    for (std::uint64_t layer = 0; layer < s.num_layers; ++layer) {
+        const dnnl::memory dst = ctx.new_memory(ctx.plain_desc({t_count, width}));
+        for (std::uint64_t d = 0; d < dirs; ++d) {
+            cell c = make_cell(ctx, n, fmt::format("{}{}", layer, d ? "_reverse" : ""), features);
+            c.state->input = sequence(layer_in, features);
+            c.state->output = sequence(dst, width, d * h);
+            const auto time_of = [&](std::uint64_t step) { return d ? t_count - 1 - step : step; };
+            add_start(ctx, c, time_of(0));
+            for (std::uint64_t step = 0; step < t_count; ++step) {
+                add_step(ctx, c, time_of(step), step + 1 < t_count ? std::optional(time_of(step + 1)) : std::nullopt);
+            }
+        }
+        layer_in = dst;
+        features = width;
+    }
+    return layer_in;
 }
 
 }  // namespace npyflow

@@ -321,4 +321,30 @@ TEST_CASE("nn.recurrent.lstm_stacked_bidirectional_without_bias", "[nn]") {
     }
 }
 
+// Three stacked one-way layers, run step by step across the layers (each layer's h_t goes
+// straight to the next layer): every step of the last layer's sequence equals the equations,
+// over 70 rows.
+TEST_CASE("nn.recurrent.lstm_stacked_one_way_sequences", "[nn]") {
+    const std::vector<torch_rnn> cells{make_rnn(4, 0.0f), make_rnn(4, 0.7f, H), make_rnn(4, 1.3f, H)};
+    constexpr std::size_t rows = 70;
+    std::vector<float> inputs, want;
+    for (std::size_t row = 0; row < rows; ++row) {
+        const auto x = values(T * I, 0.29f * static_cast<float>(row));
+        auto y = x;
+        for (const auto& c : cells) y = torch_reference(c, y);
+        inputs.insert(inputs.end(), x.begin(), x.end());
+        want.insert(want.end(), y.begin(), y.end());
+    }
+    scratch_dir dir;
+    std::map<std::string, array> arrays;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+        arrays[fmt::format("rnn.weight_ih_l{}", k)] = {{4 * H, cells[k].in}, cells[k].w_ih};
+        arrays[fmt::format("rnn.weight_hh_l{}", k)] = {{4 * H, H}, cells[k].w_hh};
+        arrays[fmt::format("rnn.bias_ih_l{}", k)] = {{4 * H}, cells[k].b_ih};
+        arrays[fmt::format("rnn.bias_hh_l{}", k)] = {{4 * H}, cells[k].b_hh};
+    }
+    save_weights(dir.path(), arrays);
+    expect_close(run_network(spec_of(rnn_spec("torch", "lstm", R"(, "num_layers": 3)")), dir.path(), inputs, rows), want);
+}
+
 }  // namespace npyflow::test
