@@ -141,7 +141,7 @@ void network::impl::make_nodes() {
     for (std::size_t i = 0; i < layers.size(); ++i) {
         const bound_layer& l = layers[i];
         const layer_descriptor& d = descriptor(l.spec.kind);
-        if (descriptor(l.spec.kind).identity_at_inference) continue;
+        if (d.identity_at_inference) continue;
         const bool single_input = l.inputs.size() == 1 && real_of(l.inputs[0]) >= 0 &&
                                   uses[std::size_t(real_of(l.inputs[0]))] == 1;
         if (single_input) {

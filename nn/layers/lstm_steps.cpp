@@ -178,7 +178,10 @@ dnnl::memory lstm_sequence(lowering_context& ctx, const node& n) {
         }
         const dnnl::memory dst = ctx.new_memory(ctx.plain_desc({t_count, h}));
         cells.front().state->input = sequence(src, in);
-        for (std::size_t k = 0; k + 1 < cells.size(); ++k) cells[k].state->output = {cells[k + 1].state->xh, 0, 2 * h, 0};
+        for (std::size_t k = 0; k + 1 < cells.size(); ++k) {
+            const cell_state& next = *cells[k + 1].state;
+            cells[k].state->output = {next.xh, 0, next.in + next.hidden, 0};
+        }
         cells.back().state->output = sequence(dst, h);
         for (const auto& c : cells) add_start(ctx, c, 0);
         for (std::uint64_t t = 0; t < t_count; ++t) {
